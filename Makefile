@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make                 module (kmod/ftpage.ko), ftpagectl and selftests
+# make KERNEL=6.12     the same against the 6.12 test kernel's headers
+# make test            build and run the selftests in QEMU test VMs (both kernels)
+#                      KERNEL=6.1|6.12  T=<test>  EXTRA_TESTS=<dir>
+# make demo            the demo migration (README)
+# make clean
+
+KERNEL ?=
+T ?=
+EXTRA_TESTS ?=
+VM := selftests/vm
+
+# KDIR: the running kernel's build dir when it exists, else the test
+# kernel's headers (installed on demand by the VM setup script).
+ifeq ($(KDIR),)
+ifeq ($(KERNEL),)
+KDIR := $(wildcard /lib/modules/$(shell uname -r)/build)
+endif
+ifeq ($(KDIR),)
+KDIR = $(shell $(VM)/setup.sh kdir $(or $(KERNEL),6.1))
+endif
+endif
+
+# BUILDDIR: build the module out of a copy of the sources, so that one
+# checkout can hold builds for several kernels at once.
+BUILDDIR ?=
+
+.PHONY: all module userspace selftests test demo clean
+
+all: module userspace selftests
+
+module:
+ifeq ($(BUILDDIR),)
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+else
+	mkdir -p $(BUILDDIR)
+	rm -rf $(BUILDDIR)/kmod $(BUILDDIR)/uapi
+	cp -r Kbuild kmod uapi $(BUILDDIR)/
+	$(MAKE) -C $(KDIR) M=$(abspath $(BUILDDIR)) modules
+endif
+
+userspace:
+	$(MAKE) -C userspace
+
+selftests:
+	$(MAKE) -C selftests
+
+test: userspace selftests
+	$(VM)/run.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(T),--test $(T)) \
+		$(if $(EXTRA_TESTS),--extra $(abspath $(EXTRA_TESTS)))
+
+demo:
+	@echo "make demo: the demo migration lands with the end-to-end issue;"
+	@echo "until then it runs the test suite's KVM-on-a-region test."
+	$(VM)/run.sh --kernel 6.1 --test kvm_local
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C userspace clean
+	$(MAKE) -C selftests clean

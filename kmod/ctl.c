@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/ftpage/control: the ioctl interface of uapi/linux/ftpage.h.
+ *
+ * As with userfaultfd, FTPAGE_IOC_API comes first on every open file;
+ * until it succeeded every other command fails with -EINVAL.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/build_bug.h>
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "ftpage.h"
+
+struct ftp_ctl {
+	bool api_done;		/* FTPAGE_IOC_API succeeded on this file */
+	u64 features;		/* what the caller asked for and got */
+};
+
+#define FTP_IOC_BIT(cmd)	BIT_ULL(_IOC_NR(cmd))
+#define FTP_IOCTLS		(FTP_IOC_BIT(FTPAGE_IOC_API) |		\
+				 FTP_IOC_BIT(FTPAGE_IOC_CREATE) |	\
+				 FTP_IOC_BIT(FTPAGE_IOC_DESTROY) |	\
+				 FTP_IOC_BIT(FTPAGE_IOC_STATUS) |	\
+				 FTP_IOC_BIT(FTPAGE_IOC_FREEZE))
+
+static void __maybe_unused ftp_ctl_abi_check(void)
+{
+	/* Changing any of these breaks userspace: add a new command instead. */
+	BUILD_BUG_ON(sizeof(struct ftpage_api) != 64);
+	BUILD_BUG_ON(sizeof(struct ftpage_create) != 56);
+	BUILD_BUG_ON(sizeof(struct ftpage_region_ref) != 32);
+	BUILD_BUG_ON(sizeof(struct ftpage_status) != 152);
+}
+
+#define ftp_reserved_zero(field) (!memchr_inv((field), 0, sizeof(field)))
+
+/* Copy a region name from userspace into @name (FTPAGE_NAME_MAX bytes). */
+static int ftp_get_name(char *name, u64 uptr)
+{
+	long len;
+
+	len = strncpy_from_user(name, u64_to_user_ptr(uptr), FTPAGE_NAME_MAX);
+	if (len < 0)
+		return len;
+	if (len == FTPAGE_NAME_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static long ftp_ioc_api(struct ftp_ctl *ctl, void __user *argp)
+{
+	struct ftpage_api api;
+
+	if (copy_from_user(&api, argp, sizeof(api)))
+		return -EFAULT;
+	if (api.api != FTPAGE_API || api.flags ||
+	    (api.features & ~FTPAGE_FEATURES_ALL) ||
+	    !ftp_reserved_zero(api.reserved))
+		return -EINVAL;
+	/* As UFFDIO_API: one handshake per file. */
+	if (ctl->api_done)
+		return -EINVAL;
+
+	ctl->features = api.features;
+	api.features = FTPAGE_FEATURES_ALL;
+	api.ioctls = FTP_IOCTLS;
+	if (copy_to_user(argp, &api, sizeof(api)))
+		return -EFAULT;
+	ctl->api_done = true;
+	return 0;
+}
+
+static long ftp_ioc_create(void __user *argp)
+{
+	struct ftpage_create c;
+	char name[FTPAGE_NAME_MAX];
+	int ret;
+
+	if (copy_from_user(&c, argp, sizeof(c)))
+		return -EFAULT;
+	if (c.flags || !ftp_reserved_zero(c.reserved))
+		return -EINVAL;
+	ret = ftp_get_name(name, c.name);
+	if (ret)
+		return ret;
+	return ftp_region_create(name, c.size, c.role);
+}
+
+/* Parse a struct ftpage_region_ref into @name. */
+static int ftp_ioc_ref_name(void __user *argp, char *name)
+{
+	struct ftpage_region_ref ref;
+
+	if (copy_from_user(&ref, argp, sizeof(ref)))
+		return -EFAULT;
+	if (ref.flags || ref.reserved0 || !ftp_reserved_zero(ref.reserved))
+		return -EINVAL;
+	return ftp_get_name(name, ref.name);
+}
+
+static long ftp_ioc_destroy(void __user *argp)
+{
+	char name[FTPAGE_NAME_MAX];
+	int ret;
+
+	ret = ftp_ioc_ref_name(argp, name);
+	return ret ?: ftp_region_destroy(name);
+}
+
+static long ftp_ioc_freeze(void __user *argp)
+{
+	char name[FTPAGE_NAME_MAX];
+	struct ftp_region *r;
+	int ret;
+
+	ret = ftp_ioc_ref_name(argp, name);
+	if (ret)
+		return ret;
+	r = ftp_region_find(name);
+	if (!r)
+		return -ENOENT;
+	ret = ftp_region_freeze(r);
+	ftp_region_put(r);
+	return ret;
+}
+
+static long ftp_ioc_status(void __user *argp)
+{
+	struct ftpage_status st;
+	char name[FTPAGE_NAME_MAX];
+	struct ftp_region *r;
+	u64 uname;
+	int ret;
+
+	if (copy_from_user(&st, argp, sizeof(st)))
+		return -EFAULT;
+	if (st.flags || !ftp_reserved_zero(st.reserved))
+		return -EINVAL;
+	ret = ftp_get_name(name, st.name);
+	if (ret)
+		return ret;
+	r = ftp_region_find(name);
+	if (!r)
+		return -ENOENT;
+
+	uname = st.name;
+	memset(&st, 0, sizeof(st));
+	st.name = uname;
+	ftp_region_status(r, &st);
+	ftp_region_put(r);
+	return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+static long ftp_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct ftp_ctl *ctl = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case FTPAGE_IOC_API:
+		return ftp_ioc_api(ctl, argp);
+	case FTPAGE_IOC_CREATE:
+	case FTPAGE_IOC_DESTROY:
+	case FTPAGE_IOC_FREEZE:
+	case FTPAGE_IOC_STATUS:
+		break;
+	default:
+		return -ENOTTY;
+	}
+
+	if (!ctl->api_done)
+		return -EINVAL;
+
+	switch (cmd) {
+	case FTPAGE_IOC_CREATE:
+		return ftp_ioc_create(argp);
+	case FTPAGE_IOC_DESTROY:
+		return ftp_ioc_destroy(argp);
+	case FTPAGE_IOC_FREEZE:
+		return ftp_ioc_freeze(argp);
+	case FTPAGE_IOC_STATUS:
+		return ftp_ioc_status(argp);
+	}
+	return -ENOTTY;
+}
+
+static int ftp_ctl_open(struct inode *inode, struct file *file)
+{
+	struct ftp_ctl *ctl;
+
+	/* Regions hand out a VM's memory: control is for the admin only. */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	ctl = kzalloc(sizeof(*ctl), GFP_KERNEL);
+	if (!ctl)
+		return -ENOMEM;
+	file->private_data = ctl;
+	return 0;
+}
+
+static int ftp_ctl_release(struct inode *inode, struct file *file)
+{
+	kfree(file->private_data);
+	return 0;
+}
+
+const struct file_operations ftp_ctl_fops = {
+	.owner = THIS_MODULE,
+	.open = ftp_ctl_open,
+	.release = ftp_ctl_release,
+	.unlocked_ioctl = ftp_ctl_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};

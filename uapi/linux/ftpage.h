@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * ftpage: fault-tolerant remote paging for post-copy live migration.
+ *
+ * Control interface. Everything goes through ioctls on FTPAGE_CONTROL_PATH.
+ * FTPAGE_IOC_API must be the first call on an open control file, as with
+ * UFFDIO_API: every other command fails with -EINVAL until it succeeded.
+ *
+ * Rules every command follows:
+ *  - fields are __u32/__u64 only, pointers travel as __u64;
+ *  - "flags" fields reject unknown bits with -EINVAL;
+ *  - "reserved" fields must be zero on input (-EINVAL otherwise) and are
+ *    written as zero on output;
+ *  - a command never changes layout: new needs get new commands.
+ */
+#ifndef _UAPI_LINUX_FTPAGE_H
+#define _UAPI_LINUX_FTPAGE_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define FTPAGE_API		1
+#define FTPAGE_CONTROL_PATH	"/dev/ftpage/control"
+#define FTPAGE_DEV_DIR		"/dev/ftpage"
+
+/* A region name: 1..FTPAGE_NAME_MAX-1 bytes of [A-Za-z0-9_.-], not
+ * starting with '.', and not "control".
+ */
+#define FTPAGE_NAME_MAX		32
+
+/* Region sizes are multiples of this, whatever the host's page size. */
+#define FTPAGE_PAGE_SIZE	4096ULL
+#define FTPAGE_SIZE_MAX		(1ULL << 42)	/* 4 TiB */
+
+/* Feature bits reported by FTPAGE_IOC_API. */
+#define FTPAGE_FEATURE_LOCAL_REGION	(1ULL << 0)	/* zero-filled local regions */
+#define FTPAGE_FEATURE_FREEZE		(1ULL << 1)	/* FTPAGE_IOC_FREEZE */
+#define FTPAGE_FEATURES_ALL		(FTPAGE_FEATURE_LOCAL_REGION | \
+					 FTPAGE_FEATURE_FREEZE)
+
+struct ftpage_api {
+	__u32 api;		/* in: FTPAGE_API; out: FTPAGE_API */
+	__u32 flags;		/* in: must be 0 */
+	__u64 features;		/* in: wanted (subset of known); out: supported */
+	__u64 ioctls;		/* out: bit (1 << _IOC_NR(cmd)) per command */
+	__u64 reserved[5];
+};
+
+enum ftpage_role {
+	FTPAGE_ROLE_SOURCE = 1,	/* memory is local, may be served */
+	FTPAGE_ROLE_DEST = 2,	/* memory is pulled from a source */
+};
+
+/* Region states. Transitions are checked by the kernel; see README. */
+enum ftpage_state {
+	FTPAGE_STATE_LOCAL = 1,		/* source: private memory, writable */
+	FTPAGE_STATE_FROZEN = 2,	/* source: content final, writes refused */
+	FTPAGE_STATE_EMPTY = 3,		/* dest: not attached to a source yet */
+	FTPAGE_STATE_DEAD = 4,		/* destroyed, waiting for last user */
+};
+
+struct ftpage_create {
+	__u64 name;		/* in: pointer to NUL-terminated name */
+	__u64 size;		/* in: bytes, multiple of FTPAGE_PAGE_SIZE */
+	__u32 role;		/* in: enum ftpage_role */
+	__u32 flags;		/* in: must be 0 */
+	__u64 reserved[4];
+};
+
+/* Commands that name one region and take nothing else. */
+struct ftpage_region_ref {
+	__u64 name;		/* in: pointer to NUL-terminated name */
+	__u32 flags;		/* in: must be 0 */
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+struct ftpage_status {
+	__u64 name;		/* in: pointer to NUL-terminated name */
+	__u32 flags;		/* in: must be 0 */
+	__u32 role;		/* out: enum ftpage_role */
+	__u32 state;		/* out: enum ftpage_state */
+	__u32 openers;		/* out: open files on the region node */
+	__u64 size;		/* out: bytes */
+	__u64 pages_total;
+	__u64 pages_present;	/* pages held locally */
+	__u64 faults;		/* page faults that found no page table entry */
+	__u64 write_faults;	/* first writes to a mapped page */
+	__u64 zero_fills;	/* pages created zero-filled */
+	__u64 refused_writes;	/* writes refused (frozen region) */
+	__u64 errors;
+	__u64 reserved[8];
+};
+
+#define FTPAGE_IOC_MAGIC	0xF7
+
+#define FTPAGE_IOC_API		_IOWR(FTPAGE_IOC_MAGIC, 0x00, struct ftpage_api)
+#define FTPAGE_IOC_CREATE	_IOW(FTPAGE_IOC_MAGIC, 0x01, struct ftpage_create)
+#define FTPAGE_IOC_DESTROY	_IOW(FTPAGE_IOC_MAGIC, 0x02, struct ftpage_region_ref)
+#define FTPAGE_IOC_STATUS	_IOWR(FTPAGE_IOC_MAGIC, 0x03, struct ftpage_status)
+#define FTPAGE_IOC_FREEZE	_IOW(FTPAGE_IOC_MAGIC, 0x04, struct ftpage_region_ref)
+
+#endif /* _UAPI_LINUX_FTPAGE_H */
