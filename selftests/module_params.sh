@@ -1,0 +1,56 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Module load/unload with parameters; bad parameters refuse the load with a
+# dmesg line that names the parameter and the valid range.
+. "${FTP_TESTS:-/tests}/lib.sh"
+
+KO=/lib/ftpage/ftpage.ko
+P=/sys/module/ftpage/parameters
+
+ktap_plan 17
+
+param_is() {
+	[ "$(cat "$P/$1" 2>/dev/null)" = "$2" ]
+}
+
+# refused PARAM=VALUE: insmod fails, module absent, dmesg explains
+refused() {
+	dmesg -c >/dev/null
+	if insmod "$KO" "$1" 2>/dev/null; then
+		rmmod ftpage
+		ktap_fail "insmod $1 refused"
+		return
+	fi
+	_name=${1%%=*}
+	if [ ! -d /sys/module/ftpage ] &&
+	   dmesg | grep -q "ftpage: parameter $_name=.* refused: must be an integer in"; then
+		ktap_ok "insmod $1 refused with a dmesg reason"
+	else
+		dmesg | tail -5 | sed 's/^/# /'
+		ktap_fail "insmod $1 refused with a dmesg reason"
+	fi
+}
+
+ktap_check "insmod with defaults" insmod "$KO"
+ktap_check "control node present" test -c /dev/ftpage/control
+ktap_check "default port 7407" param_is port 7407
+ktap_check "default max_regions 64" param_is max_regions 64
+ktap_check "default debug 0" param_is debug 0
+ktap_check "rmmod" rmmod ftpage
+ktap_check "control node gone after rmmod" test ! -e /dev/ftpage/control
+
+ktap_check "insmod port=9000 max_regions=2 debug=3 fault_timeout_ms=500" \
+	insmod "$KO" port=9000 max_regions=2 debug=3 fault_timeout_ms=500
+ktap_check "parameters read back" sh -c \
+	"[ \"\$(cat $P/port $P/max_regions $P/debug $P/fault_timeout_ms | tr '\n' ' ')\" = '9000 2 3 500 ' ]"
+ktap_check "parameters are read-only after load" sh -c "! (echo 1 > $P/port) 2>/dev/null"
+ktap_check "rmmod" rmmod ftpage
+
+refused port=0
+refused port=65536
+refused max_regions=0
+refused debug=4
+refused fault_timeout_ms=abc
+refused port=-1
+
+ktap_finish
