@@ -18,4 +18,12 @@ static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 }
 #endif
 
+#ifndef FTP_HAVE_RELEASE_FAULT_LOCK
+/* 6.4 added per-VMA locks; before, a fault always holds mmap_lock. */
+static inline void release_fault_lock(struct vm_fault *vmf)
+{
+	mmap_read_unlock(vmf->vma->vm_mm);
+}
+#endif
+
 #endif /* FTP_COMPAT_H */

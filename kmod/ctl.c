@@ -10,6 +10,9 @@
 #include <linux/build_bug.h>
 #include <linux/capability.h>
 #include <linux/fs.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/socket.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -26,7 +29,9 @@ struct ftp_ctl {
 				 FTP_IOC_BIT(FTPAGE_IOC_CREATE) |	\
 				 FTP_IOC_BIT(FTPAGE_IOC_DESTROY) |	\
 				 FTP_IOC_BIT(FTPAGE_IOC_STATUS) |	\
-				 FTP_IOC_BIT(FTPAGE_IOC_FREEZE))
+				 FTP_IOC_BIT(FTPAGE_IOC_FREEZE) |	\
+				 FTP_IOC_BIT(FTPAGE_IOC_SERVE) |	\
+				 FTP_IOC_BIT(FTPAGE_IOC_PULL))
 
 static void __maybe_unused ftp_ctl_abi_check(void)
 {
@@ -34,7 +39,8 @@ static void __maybe_unused ftp_ctl_abi_check(void)
 	BUILD_BUG_ON(sizeof(struct ftpage_api) != 64);
 	BUILD_BUG_ON(sizeof(struct ftpage_create) != 56);
 	BUILD_BUG_ON(sizeof(struct ftpage_region_ref) != 32);
-	BUILD_BUG_ON(sizeof(struct ftpage_status) != 152);
+	BUILD_BUG_ON(sizeof(struct ftpage_status) != 248);
+	BUILD_BUG_ON(sizeof(struct ftpage_peer) != 56);
 }
 
 #define ftp_reserved_zero(field) (!memchr_inv((field), 0, sizeof(field)))
@@ -129,6 +135,68 @@ static long ftp_ioc_freeze(void __user *argp)
 	return ret;
 }
 
+/* Copy and check a peer address; a zero port means the "port" parameter. */
+static int ftp_get_addr(struct sockaddr_storage *ss, u64 uptr, u32 len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	if (len != sizeof(*sin) && len != sizeof(*sin6))
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (copy_from_user(ss, u64_to_user_ptr(uptr), len))
+		return -EFAULT;
+	switch (ss->ss_family) {
+	case AF_INET:
+		if (len != sizeof(*sin))
+			return -EINVAL;
+		if (!sin->sin_port)
+			sin->sin_port = htons(ftp_port);
+		return 0;
+	case AF_INET6:
+		if (len != sizeof(*sin6))
+			return -EINVAL;
+		if (!sin6->sin6_port)
+			sin6->sin6_port = htons(ftp_port);
+		return 0;
+	default:
+		return -EAFNOSUPPORT;
+	}
+}
+
+/* SERVE and PULL: a region name and an address. */
+static long ftp_ioc_peer(void __user *argp, unsigned int cmd)
+{
+	struct ftpage_peer p;
+	struct sockaddr_storage ss;
+	char name[FTPAGE_NAME_MAX], peer_name[FTPAGE_NAME_MAX];
+	struct ftp_region *r;
+	int ret;
+
+	if (copy_from_user(&p, argp, sizeof(p)))
+		return -EFAULT;
+	if (p.flags || !ftp_reserved_zero(p.reserved) ||
+	    (cmd == FTPAGE_IOC_SERVE && p.peer_name))
+		return -EINVAL;
+	ret = ftp_get_name(name, p.name);
+	if (!ret)
+		ret = p.peer_name ? ftp_get_name(peer_name, p.peer_name) :
+				    (strscpy(peer_name, name, sizeof(peer_name)), 0);
+	if (!ret)
+		ret = ftp_get_addr(&ss, p.addr, p.addrlen);
+	if (ret)
+		return ret;
+	r = ftp_region_find(name);
+	if (!r)
+		return -ENOENT;
+	if (cmd == FTPAGE_IOC_SERVE)
+		ret = ftp_source_serve(r, &ss, p.addrlen);
+	else
+		ret = ftp_dest_pull(r, peer_name, &ss, p.addrlen);
+	ftp_region_put(r);
+	return ret;
+}
+
 static long ftp_ioc_status(void __user *argp)
 {
 	struct ftpage_status st;
@@ -168,6 +236,8 @@ static long ftp_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 	case FTPAGE_IOC_DESTROY:
 	case FTPAGE_IOC_FREEZE:
 	case FTPAGE_IOC_STATUS:
+	case FTPAGE_IOC_SERVE:
+	case FTPAGE_IOC_PULL:
 		break;
 	default:
 		return -ENOTTY;
@@ -185,6 +255,9 @@ static long ftp_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		return ftp_ioc_freeze(argp);
 	case FTPAGE_IOC_STATUS:
 		return ftp_ioc_status(argp);
+	case FTPAGE_IOC_SERVE:
+	case FTPAGE_IOC_PULL:
+		return ftp_ioc_peer(argp, cmd);
 	}
 	return -ENOTTY;
 }

@@ -9,6 +9,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -24,7 +25,7 @@ static struct address_space *ftp_mapping(struct ftp_region *r)
 }
 
 /* A referenced, unlocked folio, or NULL when the page is not local. */
-static struct folio *ftp_page_lookup(struct ftp_region *r, pgoff_t index)
+struct folio *ftp_page_lookup(struct ftp_region *r, pgoff_t index)
 {
 	struct folio *folio = filemap_get_folio(ftp_mapping(r), index);
 
@@ -32,7 +33,16 @@ static struct folio *ftp_page_lookup(struct ftp_region *r, pgoff_t index)
 	return IS_ERR(folio) ? NULL : folio;
 }
 
-static struct folio *ftp_page_zero_fill(struct ftp_region *r, pgoff_t index)
+static bool ftp_page_present(struct ftp_region *r, pgoff_t index)
+{
+	struct folio *folio = ftp_page_lookup(r, index);
+
+	if (folio)
+		folio_put(folio);
+	return folio;
+}
+
+struct folio *ftp_page_zero_fill(struct ftp_region *r, pgoff_t index)
 {
 	struct folio *folio;
 	int err;
@@ -51,26 +61,64 @@ static struct folio *ftp_page_zero_fill(struct ftp_region *r, pgoff_t index)
 	return folio;
 }
 
+/* Is a missing page at @index a zero page we may create locally? */
+static bool ftp_page_is_zero(struct ftp_region *r, pgoff_t index)
+{
+	return r->role == FTPAGE_ROLE_SOURCE || ftp_dest_page_known(r, index);
+}
+
 /*
- * A referenced and locked folio for @index, creating it when the region
- * is the origin of its memory. Errors: -ENODEV after destroy, -ENODATA
- * for a missing page of a region that has no source attached.
+ * A referenced and locked folio for @index, creating it when it is known
+ * to be zero. Errors: -ENODEV after destroy, -ENODATA for a page that
+ * must be fetched from the source first.
  */
 static struct folio *ftp_page_get_locked(struct ftp_region *r, pgoff_t index)
 {
 	struct folio *folio;
 
 	for (;;) {
-		if (ftp_region_state(r) == FTPAGE_STATE_DEAD)
+		if (ftp_region_is_dead(r))
 			return ERR_PTR(-ENODEV);
 		folio = __filemap_get_folio(ftp_mapping(r), index, FGP_LOCK, 0);
 		if (!IS_ERR_OR_NULL(folio))
 			return folio;
-		if (r->role != FTPAGE_ROLE_SOURCE)
+		if (!ftp_page_is_zero(r, index))
 			return ERR_PTR(-ENODATA);
 		folio = ftp_page_zero_fill(r, index);
 		if (!IS_ERR(folio) || PTR_ERR(folio) != -EEXIST)
 			return folio;
+	}
+}
+
+/*
+ * Fetch @index from the source and wait for it, where no mmap lock is
+ * held (read/write): 0 when the page may be looked up again.
+ */
+static int ftp_page_fetch_sync(struct ftp_region *r, pgoff_t index)
+{
+	struct ftp_fetch *f = ftp_dest_fetch_start(r, index);
+	int err;
+
+	if (IS_ERR_OR_NULL(f))
+		return PTR_ERR_OR_ZERO(f);
+	err = ftp_dest_fetch_wait(r, f);
+	ftp_fetch_put(f);
+	return err;
+}
+
+/* ftp_page_get_locked(), fetching a missing page first. */
+static struct folio *ftp_page_get_locked_sync(struct ftp_region *r, pgoff_t index)
+{
+	struct folio *folio;
+	int err;
+
+	for (;;) {
+		folio = ftp_page_get_locked(r, index);
+		if (!IS_ERR(folio) || PTR_ERR(folio) != -ENODATA)
+			return folio;
+		err = ftp_page_fetch_sync(r, index);
+		if (err)
+			return ERR_PTR(err);
 	}
 }
 
@@ -79,24 +127,97 @@ static vm_fault_t ftp_errno_to_vm_fault(struct ftp_region *r, int err)
 	if (err == -ENOMEM)
 		return VM_FAULT_OOM;
 	atomic64_inc(&r->stats.errors);
-	if (err != -ENODEV)
-		pr_warn_ratelimited("region %s: fault refused: %d\n", r->name, err);
+	if (err == -ENODEV)
+		ftp_region_fail(r, FTPAGE_FERR_DEAD);
+	else if (err != -EINTR)
+		pr_warn_ratelimited("region %s: fault failed (%d), SIGBUS to pid %d\n",
+				    r->name, err, task_pid_nr(current));
 	return VM_FAULT_SIGBUS;
+}
+
+/*
+ * The page at vmf->pgoff must come from the source. Returns 0 when it
+ * arrived while we kept the fault lock (look it up again), or what the
+ * fault handler returns.
+ */
+static vm_fault_t ftp_fault_remote(struct ftp_region *r, struct vm_fault *vmf)
+{
+	struct ftp_fetch *f;
+	struct file *file;
+	int err;
+
+	f = ftp_dest_fetch_start(r, vmf->pgoff);
+	if (!f)
+		return 0;
+	if (IS_ERR(f))
+		return ftp_errno_to_vm_fault(r, PTR_ERR(f));
+
+	/* KVM's first try: let it run something else while the page flies. */
+	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT) {
+		ftp_fetch_put(f);
+		return VM_FAULT_RETRY;
+	}
+	/* Never sleep on the network holding mmap_lock when we may drop it. */
+	if (fault_flag_allow_retry_first(vmf->flags)) {
+		file = get_file(vmf->vma->vm_file);
+		release_fault_lock(vmf);
+		ftp_dest_fetch_wait(r, f);
+		ftp_fetch_put(f);
+		fput(file);
+		return VM_FAULT_RETRY;
+	}
+	err = ftp_dest_fetch_wait(r, f);
+	ftp_fetch_put(f);
+	/* A reply can race with the deadline: trust the page cache. */
+	if (err && err != -EINTR && ftp_page_present(r, vmf->pgoff))
+		err = 0;
+	return err ? ftp_errno_to_vm_fault(r, err) : 0;
 }
 
 static vm_fault_t ftp_vm_fault(struct vm_fault *vmf)
 {
 	struct ftp_region *r = vmf->vma->vm_file->private_data;
 	struct folio *folio;
+	vm_fault_t ret;
 
 	atomic64_inc(&r->stats.faults);
 	if (vmf->pgoff >= r->nr_pages)
 		return VM_FAULT_SIGBUS;
-	folio = ftp_page_get_locked(r, vmf->pgoff);
-	if (IS_ERR(folio))
-		return ftp_errno_to_vm_fault(r, PTR_ERR(folio));
+	for (;;) {
+		folio = ftp_page_get_locked(r, vmf->pgoff);
+		if (!IS_ERR(folio))
+			break;
+		if (PTR_ERR(folio) != -ENODATA)
+			return ftp_errno_to_vm_fault(r, PTR_ERR(folio));
+		ret = ftp_fault_remote(r, vmf);
+		if (ret)
+			return ret;
+	}
 	vmf->page = folio_file_page(folio, vmf->pgoff);
 	return VM_FAULT_LOCKED;
+}
+
+/* 0 when @r may be written now, else why not (counted). */
+static int ftp_region_may_write(struct ftp_region *r)
+{
+	switch (ftp_region_state(r)) {
+	case FTPAGE_STATE_LOCAL:
+	case FTPAGE_STATE_PULLING:
+	case FTPAGE_STATE_COMPLETE:
+	case FTPAGE_STATE_BROKEN:
+		if (r->role == FTPAGE_ROLE_DEST ||
+		    ftp_region_state(r) == FTPAGE_STATE_LOCAL)
+			return 0;
+		fallthrough;
+	case FTPAGE_STATE_FROZEN:
+		atomic64_inc(&r->stats.refused_writes);
+		ftp_region_fail(r, FTPAGE_FERR_FROZEN);
+		pr_warn_ratelimited("region %s: write to frozen region refused (pid %d)\n",
+				    r->name, task_pid_nr(current));
+		return -EPERM;
+	default:
+		return -ENODEV;
+	}
 }
 
 /*
@@ -114,15 +235,7 @@ static vm_fault_t ftp_vm_page_mkwrite(struct vm_fault *vmf)
 		folio_unlock(folio);
 		return VM_FAULT_NOPAGE;		/* truncated: fault again */
 	}
-	switch (ftp_region_state(r)) {
-	case FTPAGE_STATE_LOCAL:
-		break;
-	case FTPAGE_STATE_FROZEN:
-		atomic64_inc(&r->stats.refused_writes);
-		pr_warn_ratelimited("region %s: write to frozen region refused (pid %d)\n",
-				    r->name, task_pid_nr(current));
-		fallthrough;
-	default:
+	if (ftp_region_may_write(r)) {
 		folio_unlock(folio);
 		return VM_FAULT_SIGBUS;
 	}
@@ -214,12 +327,14 @@ static ssize_t ftp_region_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		if (folio) {
 			copied = copy_folio_to_iter(folio, offset_in_page(pos), n, to);
 			folio_put(folio);
-		} else if (r->role == FTPAGE_ROLE_SOURCE) {
-			/* Never written: reads as zeroes, allocates nothing. */
+		} else if (ftp_page_is_zero(r, pos >> PAGE_SHIFT)) {
+			/* Zero page: reads as zeroes, allocates nothing. */
 			copied = iov_iter_zero(n, to);
 		} else {
-			err = -ENODATA;
-			break;
+			err = ftp_page_fetch_sync(r, pos >> PAGE_SHIFT);
+			if (err)
+				break;
+			continue;
 		}
 		done += copied;
 		iocb->ki_pos += copied;
@@ -237,28 +352,33 @@ static int ftp_region_write_chunk(struct ftp_region *r, loff_t pos,
 {
 	struct folio *folio;
 	void *dst;
-	int err = 0;
+	int err;
+
+	err = ftp_region_may_write(r);
+	if (err)
+		return err;
+	/* A missing destination page comes in before we take r->lock. */
+	folio = ftp_page_get_locked_sync(r, pos >> PAGE_SHIFT);
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	folio_unlock(folio);
 
 	mutex_lock(&r->lock);
-	if (ftp_region_state(r) != FTPAGE_STATE_LOCAL) {
-		if (ftp_region_state(r) == FTPAGE_STATE_FROZEN)
-			atomic64_inc(&r->stats.refused_writes);
-		err = -EPERM;
-		goto out_unlock;
+	err = ftp_region_may_write(r);
+	if (!err) {
+		folio_lock(folio);
+		if (folio->mapping == ftp_mapping(r)) {
+			dst = kmap_local_folio(folio, offset_in_page(pos));
+			memcpy(dst, buf, n);
+			kunmap_local(dst);
+			folio_mark_dirty(folio);
+		} else {
+			err = -ENODEV;
+		}
+		folio_unlock(folio);
 	}
-	folio = ftp_page_get_locked(r, pos >> PAGE_SHIFT);
-	if (IS_ERR(folio)) {
-		err = PTR_ERR(folio);
-		goto out_unlock;
-	}
-	dst = kmap_local_folio(folio, offset_in_page(pos));
-	memcpy(dst, buf, n);
-	kunmap_local(dst);
-	folio_mark_dirty(folio);
-	folio_unlock(folio);
-	folio_put(folio);
-out_unlock:
 	mutex_unlock(&r->lock);
+	folio_put(folio);
 	return err;
 }
 

@@ -8,7 +8,9 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/printk.h>
+#include <linux/socket.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/ftpage.h>
 
 #include "compat.h"
@@ -28,13 +30,30 @@ extern unsigned int ftp_fault_timeout_ms;
 /* Minor 0 is the control node; regions use 1..ftp_max_regions. */
 #define FTP_CTL_MINOR		0
 
+#define FTP_HIST_BUCKETS	320
+
+struct ftp_hist {
+	atomic64_t bucket[FTP_HIST_BUCKETS];
+	atomic64_t count;
+	atomic64_t max;
+};
+
 struct ftp_region_stats {
 	atomic64_t faults;
 	atomic64_t write_faults;
 	atomic64_t zero_fills;
 	atomic64_t refused_writes;
+	atomic64_t demand_faults;
+	atomic64_t pages_fetched;
+	atomic64_t pages_pushed;
+	atomic64_t pages_served;
+	atomic64_t zero_pages;
 	atomic64_t errors;
+	struct ftp_hist fault_lat;
 };
+
+struct ftp_source;
+struct ftp_dest;
 
 struct ftp_region {
 	struct kref ref;		/* registry holds one, every open file one */
@@ -54,8 +73,23 @@ struct ftp_region {
 
 	struct mutex lock;		/* serialises state transitions */
 	enum ftpage_state state;	/* written under @lock, read locklessly */
+	wait_queue_head_t state_wq;	/* woken on every state change */
 	atomic_t openers;
 
+	/* Set once under @lock (SERVE / PULL), freed with the region. */
+	struct ftp_source *src;
+	struct ftp_dest *dst;
+
+	/*
+	 * Destination only: bit set when the page's content is known, i.e.
+	 * it is in the page cache or the source said it is zero. A known
+	 * page missing from the cache is a zero page. @known_count counts
+	 * set bits; it reaching nr_pages means complete.
+	 */
+	unsigned long *known;
+	atomic64_t known_count;
+
+	u32 last_error;			/* enum ftpage_fault_error */
 	struct ftp_region_stats stats;
 };
 
@@ -73,16 +107,52 @@ struct ftp_region *ftp_region_get_by_minor(int minor);
 void ftp_region_put(struct ftp_region *r);
 int ftp_region_freeze(struct ftp_region *r);
 int ftp_region_set_state(struct ftp_region *r, enum ftpage_state to);
+int ftp_region_move(struct ftp_region *r, enum ftpage_state to);
 void ftp_region_status(struct ftp_region *r, struct ftpage_status *st);
+void ftp_region_fail(struct ftp_region *r, enum ftpage_fault_error why);
 
 static inline enum ftpage_state ftp_region_state(const struct ftp_region *r)
 {
 	return READ_ONCE(r->state);
 }
 
+static inline bool ftp_region_is_dead(const struct ftp_region *r)
+{
+	return ftp_region_state(r) == FTPAGE_STATE_DEAD;
+}
+
 /* fault.c */
 extern const struct file_operations ftp_region_fops;
 extern const struct address_space_operations ftp_aops;
+struct folio *ftp_page_lookup(struct ftp_region *r, pgoff_t index);
+struct folio *ftp_page_zero_fill(struct ftp_region *r, pgoff_t index);
+
+/* stats.c */
+void ftp_hist_add(struct ftp_hist *h, u64 ns);
+u64 ftp_hist_quantile(struct ftp_hist *h, unsigned int permille);
+
+/* source.c: serving a region to one destination */
+int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
+		     int addrlen);
+void ftp_source_stop(struct ftp_region *r);
+void ftp_source_free(struct ftp_region *r);
+void ftp_source_status(struct ftp_region *r, struct ftpage_status *st);
+
+/* dest.c: pulling a region from a source */
+int ftp_dest_init(struct ftp_region *r);
+void ftp_dest_uninit(struct ftp_region *r);
+int ftp_dest_pull(struct ftp_region *r, const char *source_name,
+		  const struct sockaddr_storage *addr, int addrlen);
+void ftp_dest_stop(struct ftp_region *r);
+void ftp_dest_status(struct ftp_region *r, struct ftpage_status *st);
+struct ftp_fetch *ftp_dest_fetch_start(struct ftp_region *r, pgoff_t index);
+int ftp_dest_fetch_wait(struct ftp_region *r, struct ftp_fetch *f);
+void ftp_fetch_put(struct ftp_fetch *f);
+
+static inline bool ftp_dest_page_known(struct ftp_region *r, pgoff_t index)
+{
+	return r->known && test_bit(index, r->known);
+}
 
 /* ctl.c */
 extern const struct file_operations ftp_ctl_fops;

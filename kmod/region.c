@@ -27,9 +27,16 @@ static DEFINE_IDR(ftp_minors);		/* protected by ftp_regions_lock */
 
 /* Legal moves of the region state machine: ftp_state_moves[from] & BIT(to). */
 static const u32 ftp_state_moves[] = {
+	/* source */
 	[FTPAGE_STATE_LOCAL]	= BIT(FTPAGE_STATE_FROZEN) | BIT(FTPAGE_STATE_DEAD),
-	[FTPAGE_STATE_FROZEN]	= BIT(FTPAGE_STATE_DEAD),
-	[FTPAGE_STATE_EMPTY]	= BIT(FTPAGE_STATE_DEAD),
+	[FTPAGE_STATE_FROZEN]	= BIT(FTPAGE_STATE_COMPLETE) | BIT(FTPAGE_STATE_DEAD),
+	/* destination */
+	[FTPAGE_STATE_EMPTY]	= BIT(FTPAGE_STATE_PULLING) | BIT(FTPAGE_STATE_DEAD),
+	[FTPAGE_STATE_PULLING]	= BIT(FTPAGE_STATE_COMPLETE) | BIT(FTPAGE_STATE_BROKEN) |
+				  BIT(FTPAGE_STATE_DEAD),
+	[FTPAGE_STATE_BROKEN]	= BIT(FTPAGE_STATE_DEAD),
+	/* both */
+	[FTPAGE_STATE_COMPLETE]	= BIT(FTPAGE_STATE_DEAD),
 	[FTPAGE_STATE_DEAD]	= 0,
 };
 
@@ -38,6 +45,9 @@ static const char *const ftp_state_names[] = {
 	[FTPAGE_STATE_FROZEN]	= "frozen",
 	[FTPAGE_STATE_EMPTY]	= "empty",
 	[FTPAGE_STATE_DEAD]	= "dead",
+	[FTPAGE_STATE_PULLING]	= "pulling",
+	[FTPAGE_STATE_COMPLETE]	= "complete",
+	[FTPAGE_STATE_BROKEN]	= "broken",
 };
 
 /*
@@ -55,9 +65,27 @@ int ftp_region_set_state(struct ftp_region *r, enum ftpage_state to)
 	    !(ftp_state_moves[from] & BIT(to)))
 		return -EINVAL;
 	WRITE_ONCE(r->state, to);
+	wake_up_all(&r->state_wq);
 	ftp_dbg(1, "region %s: %s -> %s\n", r->name, ftp_state_names[from],
 		ftp_state_names[to]);
 	return 0;
+}
+
+/* ftp_region_set_state() for callers that do not hold r->lock. */
+int ftp_region_move(struct ftp_region *r, enum ftpage_state to)
+{
+	int ret;
+
+	mutex_lock(&r->lock);
+	ret = ftp_region_set_state(r, to);
+	mutex_unlock(&r->lock);
+	return ret;
+}
+
+/* Remember why the last fault failed, for status. */
+void ftp_region_fail(struct ftp_region *r, enum ftpage_fault_error why)
+{
+	WRITE_ONCE(r->last_error, why);
 }
 
 static bool ftp_name_valid(const char *name)
@@ -92,6 +120,8 @@ static void ftp_region_free(struct kref *ref)
 	struct ftp_region *r = container_of(ref, struct ftp_region, ref);
 
 	ftp_dbg(1, "region %s: freed\n", r->name);
+	ftp_source_free(r);
+	ftp_dest_uninit(r);
 	iput(r->inode);		/* truncates the page cache */
 	kfree(r);
 }
@@ -130,8 +160,17 @@ static struct ftp_region *ftp_region_alloc(const char *name, u64 size,
 	r->role = role;
 	r->inode = inode;
 	mutex_init(&r->lock);
+	init_waitqueue_head(&r->state_wq);
 	r->state = role == FTPAGE_ROLE_SOURCE ? FTPAGE_STATE_LOCAL :
 						FTPAGE_STATE_EMPTY;
+	if (role == FTPAGE_ROLE_DEST) {
+		int ret = ftp_dest_init(r);
+
+		if (ret) {
+			ftp_region_put(r);
+			return ERR_PTR(ret);
+		}
+	}
 	return r;
 }
 
@@ -206,9 +245,10 @@ static void ftp_region_unlink(struct ftp_region *r)
 /* Second half of destroy, once the region is unreachable by name. */
 static void ftp_region_kill(struct ftp_region *r)
 {
-	mutex_lock(&r->lock);
-	ftp_region_set_state(r, FTPAGE_STATE_DEAD);
-	mutex_unlock(&r->lock);
+	ftp_region_move(r, FTPAGE_STATE_DEAD);
+	/* Faults fail from here on; stop the network before the pages go. */
+	ftp_source_stop(r);
+	ftp_dest_stop(r);
 
 	/* Mappers that touch the region from now on get SIGBUS. */
 	unmap_mapping_range(r->inode->i_mapping, 0, 0, 1);
@@ -293,6 +333,19 @@ void ftp_region_status(struct ftp_region *r, struct ftpage_status *st)
 	st->zero_fills = atomic64_read(&r->stats.zero_fills);
 	st->refused_writes = atomic64_read(&r->stats.refused_writes);
 	st->errors = atomic64_read(&r->stats.errors);
+	st->demand_faults = atomic64_read(&r->stats.demand_faults);
+	st->pages_fetched = atomic64_read(&r->stats.pages_fetched);
+	st->pages_pushed = atomic64_read(&r->stats.pages_pushed);
+	st->pages_served = atomic64_read(&r->stats.pages_served);
+	st->zero_pages = atomic64_read(&r->stats.zero_pages);
+	st->fault_lat_p50_ns = ftp_hist_quantile(&r->stats.fault_lat, 500);
+	st->fault_lat_p99_ns = ftp_hist_quantile(&r->stats.fault_lat, 990);
+	st->fault_lat_max_ns = atomic64_read(&r->stats.fault_lat.max);
+	st->last_error = READ_ONCE(r->last_error);
+	if (r->dst)
+		ftp_dest_status(r, st);
+	else
+		ftp_source_status(r, st);
 }
 
 /* Module unload: no file is open (they pin the module), destroy the rest. */

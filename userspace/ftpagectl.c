@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/ftpage.h>
@@ -156,6 +160,102 @@ static int cmd_freeze(int argc, char **argv)
 	return cmd_name_only(argc, argv, FTPAGE_IOC_FREEZE, "freeze");
 }
 
+/* "ADDR:PORT", "ADDR", "[V6ADDR]:PORT"; a missing port is 0 (module default). */
+static socklen_t parse_addr(const char *s, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *port = NULL, *end;
+	unsigned long p = 0;
+	size_t len;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (!end)
+			return 0;
+		len = end - s - 1;
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1])
+			return 0;
+		s++;
+	} else {
+		end = strrchr(s, ':');
+		len = end ? (size_t)(end - s) : strlen(s);
+		if (end)
+			port = end + 1;
+	}
+	if (len >= sizeof(host))
+		return 0;
+	memcpy(host, s, len);
+	host[len] = 0;
+	if (port) {
+		char *e;
+
+		p = strtoul(port, &e, 10);
+		if (!*port || *e || p > 65535)
+			return 0;
+	}
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(p);
+		return sizeof(*sin);
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(p);
+		return sizeof(*sin6);
+	}
+	return 0;
+}
+
+/* serve NAME --listen ADDR:PORT, pull NAME --from ADDR:PORT */
+static int cmd_peer(int argc, char **argv, unsigned long cmd, const char *what,
+		    const char *optname)
+{
+	const struct option opts[] = {
+		{ optname, required_argument, NULL, 'a' },
+		{ "source-name", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sockaddr_storage ss;
+	struct ftpage_peer p = { 0 };
+	const char *addr = NULL;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'a')
+			addr = optarg;
+		else if (opt == 'n' && cmd == FTPAGE_IOC_PULL)
+			p.peer_name = (uintptr_t)optarg;
+		else
+			return 2;
+	}
+	if (optind != argc - 1 || !addr) {
+		fprintf(stderr, "usage: %s %s NAME --%s ADDR[:PORT]\n", prog, what,
+			optname);
+		return 2;
+	}
+	p.addrlen = parse_addr(addr, &ss);
+	if (!p.addrlen)
+		die("bad address '%s' (want ADDR:PORT or [ADDR6]:PORT)", addr, 0);
+	p.name = (uintptr_t)argv[optind];
+	p.addr = (uintptr_t)&ss;
+	return ctl_call(cmd, &p, what, argv[optind]);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	return cmd_peer(argc, argv, FTPAGE_IOC_SERVE, "serve", "listen");
+}
+
+static int cmd_pull(int argc, char **argv)
+{
+	return cmd_peer(argc, argv, FTPAGE_IOC_PULL, "pull", "from");
+}
+
 static const char *const role_names[] = {
 	[FTPAGE_ROLE_SOURCE] = "source",
 	[FTPAGE_ROLE_DEST] = "dest",
@@ -166,69 +266,128 @@ static const char *const state_names[] = {
 	[FTPAGE_STATE_FROZEN] = "frozen",
 	[FTPAGE_STATE_EMPTY] = "empty",
 	[FTPAGE_STATE_DEAD] = "dead",
+	[FTPAGE_STATE_PULLING] = "pulling",
+	[FTPAGE_STATE_COMPLETE] = "complete",
+	[FTPAGE_STATE_BROKEN] = "broken",
+};
+
+static const char *const ferr_names[] = {
+	[FTPAGE_FERR_NONE] = "none",
+	[FTPAGE_FERR_TIMEOUT] = "timeout",
+	[FTPAGE_FERR_LINK] = "link lost",
+	[FTPAGE_FERR_DETACHED] = "not attached",
+	[FTPAGE_FERR_FROZEN] = "write to frozen region",
+	[FTPAGE_FERR_DEAD] = "region destroyed",
 };
 
 #define NAME_OF(tbl, i) \
 	((i) < sizeof(tbl) / sizeof(tbl[0]) && tbl[i] ? tbl[i] : "unknown")
 
+#define U(x) ((unsigned long long)(x))
+
 static void print_status_json(const char *name, const struct ftpage_status *st)
 {
 	printf("{\"name\":\"%s\",\"role\":\"%s\",\"state\":\"%s\","
-	       "\"size\":%" PRIu64 ",\"pages_total\":%" PRIu64 ","
-	       "\"pages_present\":%" PRIu64 ",\"openers\":%u,"
-	       "\"faults\":%" PRIu64 ",\"write_faults\":%" PRIu64 ","
-	       "\"zero_fills\":%" PRIu64 ",\"refused_writes\":%" PRIu64 ","
-	       "\"errors\":%" PRIu64 "}\n",
+	       "\"size\":%llu,\"pages_total\":%llu,\"pages_present\":%llu,"
+	       "\"pages_known\":%llu,\"openers\":%u,\"connected\":%u,"
+	       "\"faults\":%llu,\"write_faults\":%llu,\"zero_fills\":%llu,"
+	       "\"refused_writes\":%llu,\"demand_faults\":%llu,"
+	       "\"pages_fetched\":%llu,\"pages_pushed\":%llu,"
+	       "\"pages_served\":%llu,\"zero_pages\":%llu,"
+	       "\"bytes_rx\":%llu,\"bytes_tx\":%llu,"
+	       "\"fault_latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+	       "\"errors\":%llu,\"last_error\":\"%s\"}\n",
 	       name, NAME_OF(role_names, st->role), NAME_OF(state_names, st->state),
-	       (uint64_t)st->size, (uint64_t)st->pages_total,
-	       (uint64_t)st->pages_present, st->openers, (uint64_t)st->faults,
-	       (uint64_t)st->write_faults, (uint64_t)st->zero_fills,
-	       (uint64_t)st->refused_writes, (uint64_t)st->errors);
+	       U(st->size), U(st->pages_total), U(st->pages_present),
+	       U(st->pages_known), st->openers, st->connected, U(st->faults),
+	       U(st->write_faults), U(st->zero_fills), U(st->refused_writes),
+	       U(st->demand_faults), U(st->pages_fetched), U(st->pages_pushed),
+	       U(st->pages_served), U(st->zero_pages), U(st->bytes_rx),
+	       U(st->bytes_tx), st->fault_lat_p50_ns / 1e3,
+	       st->fault_lat_p99_ns / 1e3, st->fault_lat_max_ns / 1e3,
+	       U(st->errors), NAME_OF(ferr_names, st->last_error));
+}
+
+/* Pages whose content is settled: present, or (dest) known to be zero. */
+static uint64_t pages_done(const struct ftpage_status *st)
+{
+	return st->role == FTPAGE_ROLE_DEST ? st->pages_known : st->pages_present;
 }
 
 static void print_status_human(const char *name, const struct ftpage_status *st)
 {
 	const int width = 40;
-	int filled = st->pages_total ?
-		(int)(st->pages_present * width / st->pages_total) : 0;
+	uint64_t done = pages_done(st);
+	int filled = st->pages_total ? (int)(done * width / st->pages_total) : 0;
 
-	printf("%s: %s, %s, %" PRIu64 " MiB, %u opener(s)\n", name,
+	printf("%s: %s, %s, %llu MiB, %u opener(s), %u channel(s) up\n", name,
 	       NAME_OF(role_names, st->role), NAME_OF(state_names, st->state),
-	       (uint64_t)(st->size >> 20), st->openers);
-	printf("  [%.*s%*s] %" PRIu64 "/%" PRIu64 " pages local\n", filled,
+	       U(st->size >> 20), st->openers, st->connected);
+	printf("  [%.*s%*s] %llu/%llu pages %s (%llu allocated)\n", filled,
 	       "########################################", width - filled, "",
-	       (uint64_t)st->pages_present, (uint64_t)st->pages_total);
-	printf("  faults %" PRIu64 ", write faults %" PRIu64 ", zero fills %" PRIu64
-	       ", refused writes %" PRIu64 ", errors %" PRIu64 "\n",
-	       (uint64_t)st->faults, (uint64_t)st->write_faults,
-	       (uint64_t)st->zero_fills, (uint64_t)st->refused_writes,
-	       (uint64_t)st->errors);
+	       U(done), U(st->pages_total),
+	       st->role == FTPAGE_ROLE_DEST ? "local" : "present",
+	       U(st->pages_present));
+	printf("  faults %llu, write faults %llu, zero fills %llu, refused writes %llu\n",
+	       U(st->faults), U(st->write_faults), U(st->zero_fills),
+	       U(st->refused_writes));
+	printf("  demand %llu, fetched %llu, pushed %llu, served %llu, zero %llu\n",
+	       U(st->demand_faults), U(st->pages_fetched), U(st->pages_pushed),
+	       U(st->pages_served), U(st->zero_pages));
+	printf("  rx %llu MiB, tx %llu MiB, fault latency p50 %.1f us p99 %.1f us max %.1f us\n",
+	       U(st->bytes_rx >> 20), U(st->bytes_tx >> 20),
+	       st->fault_lat_p50_ns / 1e3, st->fault_lat_p99_ns / 1e3,
+	       st->fault_lat_max_ns / 1e3);
+	printf("  errors %llu, last error: %s\n", U(st->errors),
+	       NAME_OF(ferr_names, st->last_error));
+}
+
+static int status_final(const struct ftpage_status *st)
+{
+	return st->state == FTPAGE_STATE_COMPLETE || st->state == FTPAGE_STATE_BROKEN ||
+	       st->state == FTPAGE_STATE_DEAD;
 }
 
 static int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "watch", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ftpage_status st = { 0 };
-	int opt, json = 0, ret;
+	struct ftpage_status st;
+	int opt, json = 0, watch = 0, fd;
+	const char *name;
 
-	while ((opt = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
-		if (opt != 'j')
+	while ((opt = getopt_long(argc, argv, "jw", opts, NULL)) != -1) {
+		if (opt == 'j')
+			json = 1;
+		else if (opt == 'w')
+			watch = 1;
+		else
 			return 2;
-		json = 1;
 	}
 	if (optind != argc - 1)
-		die("usage: status NAME [--json]%s", "", 0);
-	st.name = (uintptr_t)argv[optind];
-	ret = ctl_call(FTPAGE_IOC_STATUS, &st, "status", argv[optind]);
-	if (ret)
-		return ret;
-	if (json)
-		print_status_json(argv[optind], &st);
-	else
-		print_status_human(argv[optind], &st);
+		die("usage: status NAME [--json] [--watch]%s", "", 0);
+	name = argv[optind];
+	fd = ctl_open(NULL);
+	for (;;) {
+		memset(&st, 0, sizeof(st));
+		st.name = (uintptr_t)name;
+		if (ioctl(fd, FTPAGE_IOC_STATUS, &st))
+			die("status %s", name, errno);
+		if (watch && !json)
+			printf("\033[H\033[J");
+		if (json)
+			print_status_json(name, &st);
+		else
+			print_status_human(name, &st);
+		fflush(stdout);
+		if (!watch || status_final(&st))
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 500000000 }, NULL);
+	}
+	close(fd);
 	return 0;
 }
 
@@ -240,8 +399,10 @@ static const struct command {
 	{ "version", cmd_version, "version" },
 	{ "create", cmd_create, "create NAME --size SIZE [--role source|dest]" },
 	{ "destroy", cmd_destroy, "destroy NAME" },
+	{ "serve", cmd_serve, "serve NAME --listen ADDR:PORT" },
+	{ "pull", cmd_pull, "pull NAME --from ADDR:PORT [--source-name NAME]" },
 	{ "freeze", cmd_freeze, "freeze NAME" },
-	{ "status", cmd_status, "status NAME [--json]" },
+	{ "status", cmd_status, "status NAME [--json] [--watch]" },
 };
 
 static void usage(FILE *f)

@@ -35,8 +35,10 @@
 /* Feature bits reported by FTPAGE_IOC_API. */
 #define FTPAGE_FEATURE_LOCAL_REGION	(1ULL << 0)	/* zero-filled local regions */
 #define FTPAGE_FEATURE_FREEZE		(1ULL << 1)	/* FTPAGE_IOC_FREEZE */
+#define FTPAGE_FEATURE_REMOTE		(1ULL << 2)	/* SERVE and PULL over TCP */
 #define FTPAGE_FEATURES_ALL		(FTPAGE_FEATURE_LOCAL_REGION | \
-					 FTPAGE_FEATURE_FREEZE)
+					 FTPAGE_FEATURE_FREEZE | \
+					 FTPAGE_FEATURE_REMOTE)
 
 struct ftpage_api {
 	__u32 api;		/* in: FTPAGE_API; out: FTPAGE_API */
@@ -57,6 +59,20 @@ enum ftpage_state {
 	FTPAGE_STATE_FROZEN = 2,	/* source: content final, writes refused */
 	FTPAGE_STATE_EMPTY = 3,		/* dest: not attached to a source yet */
 	FTPAGE_STATE_DEAD = 4,		/* destroyed, waiting for last user */
+	FTPAGE_STATE_PULLING = 5,	/* dest: attached, pages still missing */
+	FTPAGE_STATE_COMPLETE = 6,	/* dest: every page local; source: the
+					 * destination has every page */
+	FTPAGE_STATE_BROKEN = 7,	/* dest: link to the source lost */
+};
+
+/* Why the last fault failed (ftpage_status.last_error). */
+enum ftpage_fault_error {
+	FTPAGE_FERR_NONE = 0,
+	FTPAGE_FERR_TIMEOUT = 1,	/* no reply within fault_timeout_ms */
+	FTPAGE_FERR_LINK = 2,		/* link to the source lost */
+	FTPAGE_FERR_DETACHED = 3,	/* dest region not attached to a source */
+	FTPAGE_FERR_FROZEN = 4,		/* write to a frozen source */
+	FTPAGE_FERR_DEAD = 5,		/* region destroyed */
 };
 
 struct ftpage_create {
@@ -75,6 +91,22 @@ struct ftpage_region_ref {
 	__u64 reserved[2];
 };
 
+/*
+ * SERVE (source: listen for the destination) and PULL (destination:
+ * attach to a source). @addr points to a struct sockaddr_in or
+ * sockaddr_in6 of @addrlen bytes; a zero port means the module's "port"
+ * parameter. Sockets live in the caller's network namespace.
+ */
+struct ftpage_peer {
+	__u64 name;		/* in: pointer to NUL-terminated name */
+	__u64 addr;		/* in: pointer to struct sockaddr */
+	__u32 addrlen;		/* in: bytes at @addr */
+	__u32 flags;		/* in: must be 0 */
+	__u64 peer_name;	/* in, PULL: the source region's name if it
+				 * differs from ours (pointer), or 0 */
+	__u64 reserved[3];
+};
+
 struct ftpage_status {
 	__u64 name;		/* in: pointer to NUL-terminated name */
 	__u32 flags;		/* in: must be 0 */
@@ -83,12 +115,26 @@ struct ftpage_status {
 	__u32 openers;		/* out: open files on the region node */
 	__u64 size;		/* out: bytes */
 	__u64 pages_total;
-	__u64 pages_present;	/* pages held locally */
+	__u64 pages_present;	/* pages held locally (allocated) */
+	__u64 pages_known;	/* dest: pages local or known to be zero */
 	__u64 faults;		/* page faults that found no page table entry */
 	__u64 write_faults;	/* first writes to a mapped page */
 	__u64 zero_fills;	/* pages created zero-filled */
 	__u64 refused_writes;	/* writes refused (frozen region) */
-	__u64 errors;
+	__u64 demand_faults;	/* dest: page requests sent */
+	__u64 pages_fetched;	/* dest: pages received for requests */
+	__u64 pages_pushed;	/* dest: pages received from the push;
+				 * source: pages sent by the push */
+	__u64 pages_served;	/* source: pages sent for requests */
+	__u64 zero_pages;	/* pages sent/received as zero, not data */
+	__u64 bytes_rx;
+	__u64 bytes_tx;
+	__u64 fault_lat_p50_ns;	/* dest: request to arrival */
+	__u64 fault_lat_p99_ns;
+	__u64 fault_lat_max_ns;
+	__u64 errors;		/* faults failed (SIGBUS), protocol errors */
+	__u32 last_error;	/* enum ftpage_fault_error */
+	__u32 connected;	/* channels up (dest: 0..2) */
 	__u64 reserved[8];
 };
 
@@ -99,5 +145,7 @@ struct ftpage_status {
 #define FTPAGE_IOC_DESTROY	_IOW(FTPAGE_IOC_MAGIC, 0x02, struct ftpage_region_ref)
 #define FTPAGE_IOC_STATUS	_IOWR(FTPAGE_IOC_MAGIC, 0x03, struct ftpage_status)
 #define FTPAGE_IOC_FREEZE	_IOW(FTPAGE_IOC_MAGIC, 0x04, struct ftpage_region_ref)
+#define FTPAGE_IOC_SERVE	_IOW(FTPAGE_IOC_MAGIC, 0x05, struct ftpage_peer)
+#define FTPAGE_IOC_PULL		_IOW(FTPAGE_IOC_MAGIC, 0x06, struct ftpage_peer)
 
 #endif /* _UAPI_LINUX_FTPAGE_H */

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Wire message validation. Plain C, no kernel-only calls: the same file is
+ * compiled into the module and into userspace tests and fuzzers. Every
+ * length and index that comes from the wire is checked here before use.
+ */
+#include "proto.h"
+
+/* Length of the fixed part of each message type's payload. */
+static const __u32 ftp_fixed_len[FTP_MSG_TYPE_MAX + 1] = {
+	[FTP_MSG_HELLO]		= sizeof(struct ftp_msg_hello),
+	[FTP_MSG_HELLO_ACK]	= sizeof(struct ftp_msg_hello_ack),
+	[FTP_MSG_ERROR]		= sizeof(struct ftp_msg_error),
+	[FTP_MSG_PAGE_REQ]	= sizeof(struct ftp_msg_page),
+	[FTP_MSG_PAGE_DATA]	= sizeof(struct ftp_msg_page),
+	[FTP_MSG_PAGE_ZERO]	= sizeof(struct ftp_msg_page),
+	[FTP_MSG_ZERO_RANGE]	= sizeof(struct ftp_msg_range),
+	[FTP_MSG_COMPLETE]	= 0,
+};
+
+__u32 ftp_proto_fixed_len(unsigned int type)
+{
+	return type && type <= FTP_MSG_TYPE_MAX ? ftp_fixed_len[type] : 0;
+}
+
+/* Exact payload length of a valid message of @type. */
+static __u32 ftp_msg_len(unsigned int type)
+{
+	return ftp_fixed_len[type] +
+	       (type == FTP_MSG_PAGE_DATA ? FTP_PROTO_PAGE_SIZE : 0);
+}
+
+int ftp_proto_check_hdr(const struct ftp_hdr *h)
+{
+	unsigned int type = le16_to_cpu(h->type);
+	__u32 len = le32_to_cpu(h->len);
+
+	if (le32_to_cpu(h->magic) != FTP_PROTO_MAGIC || h->flags || h->pad)
+		return -FTP_ERR_PROTO;
+	if (type == 0 || type > FTP_MSG_TYPE_MAX || len != ftp_msg_len(type))
+		return -FTP_ERR_PROTO;
+	return (int)len;
+}
+
+static int ftp_all_zero(const __u8 *p, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+static int ftp_check_hello(const struct ftp_msg_hello *m)
+{
+	unsigned int chan = le16_to_cpu(m->channel);
+	unsigned int i;
+
+	if (le16_to_cpu(m->version_min) > le16_to_cpu(m->version_max) ||
+	    (chan != FTP_CHAN_DEMAND && chan != FTP_CHAN_BULK) ||
+	    !le16_to_cpu(m->generation) ||
+	    !ftp_all_zero(m->auth, sizeof(m->auth)))
+		return -FTP_ERR_PROTO;
+	/* The name is NUL-terminated and NUL-padded. */
+	for (i = 0; i < FTP_PROTO_NAME_MAX && m->region[i]; i++)
+		;
+	if (i == 0 || i == FTP_PROTO_NAME_MAX ||
+	    !ftp_all_zero(m->region + i, FTP_PROTO_NAME_MAX - i))
+		return -FTP_ERR_PROTO;
+	return 0;
+}
+
+static int ftp_check_range(__u64 pgoff, __u64 count,
+			   const struct ftp_proto_limits *lim)
+{
+	if (!count || pgoff >= lim->nr_pages || count > lim->nr_pages - pgoff)
+		return -FTP_ERR_RANGE;
+	return 0;
+}
+
+int ftp_proto_check_fixed(unsigned int type, const void *p,
+			  const struct ftp_proto_limits *lim)
+{
+	const struct ftp_msg_hello_ack *ack = p;
+	const struct ftp_msg_error *err = p;
+	const struct ftp_msg_page *pg = p;
+	const struct ftp_msg_range *rg = p;
+
+	switch (type) {
+	case FTP_MSG_HELLO:
+		return ftp_check_hello(p);
+	case FTP_MSG_HELLO_ACK:
+		if (ack->pad0 || ack->pad1 || !ftp_all_zero(ack->auth, sizeof(ack->auth)))
+			return -FTP_ERR_PROTO;
+		return 0;
+	case FTP_MSG_ERROR:
+		return err->pad ? -FTP_ERR_PROTO : 0;
+	case FTP_MSG_PAGE_REQ:
+	case FTP_MSG_PAGE_DATA:
+	case FTP_MSG_PAGE_ZERO:
+		return ftp_check_range(le64_to_cpu(pg->pgoff), 1, lim);
+	case FTP_MSG_ZERO_RANGE:
+		return ftp_check_range(le64_to_cpu(rg->pgoff),
+				       le64_to_cpu(rg->count), lim);
+	case FTP_MSG_COMPLETE:
+		return 0;
+	}
+	return -FTP_ERR_PROTO;
+}
+
+void ftp_proto_hdr(struct ftp_hdr *h, unsigned int type, __u32 len, __u64 id)
+{
+	h->magic = cpu_to_le32(FTP_PROTO_MAGIC);
+	h->type = cpu_to_le16(type);
+	h->flags = 0;
+	h->len = cpu_to_le32(len);
+	h->pad = 0;
+	h->id = cpu_to_le64(id);
+}
+
+unsigned int ftp_proto_pick_version(unsigned int peer_min, unsigned int peer_max)
+{
+	unsigned int lo = peer_min > FTP_PROTO_VERSION_MIN ? peer_min : FTP_PROTO_VERSION_MIN;
+	unsigned int hi = peer_max < FTP_PROTO_VERSION_MAX ? peer_max : FTP_PROTO_VERSION_MAX;
+
+	return lo <= hi ? hi : 0;
+}

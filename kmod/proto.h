@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ftpage wire protocol, version 1.
+ *
+ * Every message is a struct ftp_hdr followed by hdr.len payload bytes.
+ * All integers are little-endian; structs are packed with explicit
+ * padding, which must be zero. A destination opens two TCP connections to
+ * the source: the demand channel (page requests and their replies only, so
+ * they never queue behind bulk data) and the bulk channel (the background
+ * push). Both start with HELLO -> HELLO_ACK.
+ *
+ * Request ids carry the connection generation in their top 16 bits: a
+ * reply whose generation is not the current one predates a reconnect and
+ * is dropped.
+ *
+ * This header and proto.c are plain C with no kernel-only calls, so the
+ * parser also builds in userspace (selftests, fuzzing).
+ */
+#ifndef FTP_PROTO_H
+#define FTP_PROTO_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <asm/byteorder.h>
+#else
+#include <endian.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+#define cpu_to_le16 htole16
+#define cpu_to_le32 htole32
+#define cpu_to_le64 htole64
+#define le16_to_cpu le16toh
+#define le32_to_cpu le32toh
+#define le64_to_cpu le64toh
+#ifndef __packed
+#define __packed __attribute__((packed))
+#endif
+#endif
+
+#define FTP_PROTO_MAGIC		0x47505446u	/* "FTPG" */
+#define FTP_PROTO_VERSION_MIN	1
+#define FTP_PROTO_VERSION_MAX	1
+#define FTP_PROTO_PAGE_SIZE	4096u
+#define FTP_PROTO_NAME_MAX	32
+
+/* Largest payload of any message: PAGE_DATA. */
+#define FTP_PROTO_MAX_PAYLOAD	(8u + FTP_PROTO_PAGE_SIZE)
+
+/* Message types: numbers are part of the protocol, never reuse one. */
+enum ftp_msg_type {
+	FTP_MSG_HELLO		= 1,	/* dest -> source, first on a channel */
+	FTP_MSG_HELLO_ACK	= 2,	/* source -> dest */
+	FTP_MSG_ERROR		= 3,	/* either way, then close */
+	FTP_MSG_PAGE_REQ	= 4,	/* dest -> source, demand channel */
+	FTP_MSG_PAGE_DATA	= 5,	/* source -> dest, one page */
+	FTP_MSG_PAGE_ZERO	= 6,	/* source -> dest, a page of zeroes */
+	FTP_MSG_ZERO_RANGE	= 7,	/* source -> dest, a run of zero pages */
+	FTP_MSG_COMPLETE	= 8,	/* dest -> source: every page is local */
+	FTP_MSG_TYPE_MAX	= 8,
+};
+
+/* Channels, in HELLO. */
+enum ftp_channel {
+	FTP_CHAN_DEMAND		= 1,
+	FTP_CHAN_BULK		= 2,
+};
+
+/* Feature bits, in HELLO and HELLO_ACK. None defined in version 1. */
+#define FTP_PROTO_FEATURES	0ull
+
+struct ftp_hdr {
+	__le32 magic;		/* FTP_PROTO_MAGIC */
+	__le16 type;		/* enum ftp_msg_type */
+	__le16 flags;		/* none defined: zero */
+	__le32 len;		/* payload bytes after this header */
+	__le32 pad;		/* zero */
+	__le64 id;		/* request id (generation << 48 | seq), or 0 */
+} __packed;
+
+#define FTP_ID_GEN_SHIFT	48
+#define FTP_ID_SEQ_MASK		((1ull << FTP_ID_GEN_SHIFT) - 1)
+
+static inline __u64 ftp_id_make(__u16 gen, __u64 seq)
+{
+	return ((__u64)gen << FTP_ID_GEN_SHIFT) | (seq & FTP_ID_SEQ_MASK);
+}
+
+static inline __u16 ftp_id_gen(__u64 id)
+{
+	return (__u16)(id >> FTP_ID_GEN_SHIFT);
+}
+
+struct ftp_msg_hello {
+	__le16 version_min;
+	__le16 version_max;
+	__le16 channel;		/* enum ftp_channel */
+	__le16 generation;	/* connection generation, never 0 */
+	__le64 features;
+	__le64 session;		/* random per pull: pairs the two channels */
+	__le64 region_size;	/* bytes; must equal the source region's */
+	__u8 region[FTP_PROTO_NAME_MAX];	/* NUL-padded name */
+	__u8 auth[64];		/* reserved for authentication: zero */
+} __packed;
+
+struct ftp_msg_hello_ack {
+	__le16 version;		/* chosen version */
+	__le16 pad0;
+	__le32 pad1;
+	__le64 features;
+	__le64 region_pages;
+	__u8 auth[64];		/* reserved for authentication: zero */
+} __packed;
+
+/* Error codes in FTP_MSG_ERROR: numbers are part of the protocol. */
+enum ftp_err {
+	FTP_ERR_VERSION		= 1,	/* no common protocol version */
+	FTP_ERR_NO_REGION	= 2,	/* no such region, or not a source */
+	FTP_ERR_SIZE		= 3,	/* region size differs */
+	FTP_ERR_BUSY		= 4,	/* served to another destination */
+	FTP_ERR_PROTO		= 5,	/* malformed message */
+	FTP_ERR_RANGE		= 6,	/* page index out of range */
+	FTP_ERR_SHUTDOWN	= 7,	/* region destroyed or unloading */
+};
+
+struct ftp_msg_error {
+	__le32 code;		/* enum ftp_err */
+	__le32 pad;
+} __packed;
+
+struct ftp_msg_page {		/* PAGE_REQ, PAGE_DATA (+ page), PAGE_ZERO */
+	__le64 pgoff;
+} __packed;
+
+struct ftp_msg_range {		/* ZERO_RANGE */
+	__le64 pgoff;
+	__le64 count;
+} __packed;
+
+/* Limits a peer's message must respect, from the local region. */
+struct ftp_proto_limits {
+	__u64 nr_pages;
+};
+
+/* Largest fixed part of any message (HELLO). */
+#define FTP_PROTO_MAX_FIXED	sizeof(struct ftp_msg_hello)
+
+/*
+ * Validate a received header: returns the payload length, or a negative
+ * enum ftp_err when the message is malformed.
+ */
+int ftp_proto_check_hdr(const struct ftp_hdr *h);
+
+/*
+ * A payload is a fixed part, validated by ftp_proto_check_fixed(), then
+ * for PAGE_DATA only FTP_PROTO_PAGE_SIZE bytes of opaque page content.
+ */
+__u32 ftp_proto_fixed_len(unsigned int type);
+
+/* Validate the fixed part of a @type payload; 0 or -enum ftp_err. */
+int ftp_proto_check_fixed(unsigned int type, const void *p,
+			  const struct ftp_proto_limits *lim);
+
+/* Fill a header for a message of @type with @len payload bytes. */
+void ftp_proto_hdr(struct ftp_hdr *h, unsigned int type, __u32 len, __u64 id);
+
+/* Version both sides speak, or 0 if none. */
+unsigned int ftp_proto_pick_version(unsigned int peer_min, unsigned int peer_max);
+
+#endif /* FTP_PROTO_H */

@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Source: serve a region to one destination.
+ *
+ * A listener thread accepts connections; each gets a thread that checks
+ * its HELLO and then either answers page requests (demand channel) or
+ * pushes every page the destination has not been sent yet (bulk channel).
+ * Pages go out only once the region is frozen, so the destination never
+ * sees a page that may still change. Pages never written on the source
+ * (absent from the page cache) travel as PAGE_ZERO / ZERO_RANGE.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/highmem.h>
+#include <linux/kthread.h>
+#include <linux/net.h>
+#include <linux/nsproxy.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "ftpage.h"
+#include "transport.h"
+
+/* Connections (including unauthenticated ones) one source keeps at once. */
+#define FTP_SRC_MAX_CONNS	8
+/* Longest run of zero pages in one ZERO_RANGE message. */
+#define FTP_ZERO_RUN_MAX	65536
+
+struct ftp_src_conn {
+	struct list_head node;		/* in src->conns, under src->lock */
+	struct ftp_source *src;
+	struct ftp_sock fs;
+	struct task_struct *task;	/* referenced */
+	enum ftp_channel kind;		/* 0 until the handshake named it */
+	bool done;			/* thread finished: reapable */
+	struct sockaddr_storage peer;
+};
+
+struct ftp_source {
+	struct ftp_region *r;
+	struct ftp_sock listener;
+	struct task_struct *listen_task;	/* referenced */
+	struct sockaddr_storage addr;
+
+	struct mutex lock;		/* protects the fields below */
+	struct list_head conns;
+	unsigned int nr_conns;
+	u64 session;			/* the destination's; 0 before one */
+	atomic64_t retired_tx;		/* bytes of reaped connections */
+	atomic64_t retired_rx;
+
+	unsigned long *sent;		/* pages the destination was sent */
+	atomic64_t sent_count;		/* bits set in @sent */
+	atomic_long_t demand_hint;	/* push from here next, or -1 */
+};
+
+static bool ftp_source_may_send(struct ftp_region *r)
+{
+	return ftp_region_state(r) != FTPAGE_STATE_LOCAL || kthread_should_stop();
+}
+
+/* Frozen yet? Returns 0 when pages may go out, -ESHUTDOWN otherwise. */
+static int ftp_source_wait_frozen(struct ftp_region *r)
+{
+	wait_event_interruptible(r->state_wq, ftp_source_may_send(r));
+	if (kthread_should_stop() || ftp_region_is_dead(r))
+		return -ESHUTDOWN;
+	return ftp_region_state(r) == FTPAGE_STATE_LOCAL ? -EINTR : 0;
+}
+
+static void ftp_source_mark_sent(struct ftp_source *src, pgoff_t index, u64 count)
+{
+	u64 i;
+
+	for (i = 0; i < count; i++)
+		if (!test_and_set_bit(index + i, src->sent))
+			atomic64_inc(&src->sent_count);
+}
+
+static int ftp_source_send_page(struct ftp_src_conn *c, pgoff_t index, u64 id)
+{
+	struct ftp_source *src = c->src;
+	struct ftp_region *r = src->r;
+	struct ftp_msg_page m = { .pgoff = cpu_to_le64(index) };
+	struct folio *folio = ftp_page_lookup(r, index);
+	void *p;
+	int ret;
+
+	if (!folio) {
+		ret = ftp_send_msg(&c->fs, FTP_MSG_PAGE_ZERO, id, &m, sizeof(m),
+				   NULL, 0);
+		if (!ret)
+			atomic64_inc(&r->stats.zero_pages);
+	} else {
+		p = kmap_local_folio(folio, 0);
+		ret = ftp_send_msg(&c->fs, FTP_MSG_PAGE_DATA, id, &m, sizeof(m),
+				   p, FTP_PROTO_PAGE_SIZE);
+		kunmap_local(p);
+		folio_put(folio);
+	}
+	if (ret)
+		return ret;
+	atomic64_inc(id ? &r->stats.pages_served : &r->stats.pages_pushed);
+	ftp_source_mark_sent(src, index, 1);
+	return 0;
+}
+
+static int ftp_source_serve_demand(struct ftp_src_conn *c)
+{
+	struct ftp_source *src = c->src;
+	struct ftp_region *r = src->r;
+	struct ftp_proto_limits lim = { .nr_pages = r->nr_pages };
+	union ftp_msg_fixed m;
+	struct ftp_hdr h;
+	unsigned int type;
+	pgoff_t index;
+	int ret;
+
+	for (;;) {
+		ret = ftp_recv_hdr(&c->fs, &h);
+		if (ret < 0)
+			return ret;
+		type = le16_to_cpu(h.type);
+		ret = ftp_recv_fixed(&c->fs, type, &m, &lim);
+		if (ret)
+			return ret;
+		switch (type) {
+		case FTP_MSG_PAGE_REQ:
+			ret = ftp_source_wait_frozen(r);
+			if (ret)
+				return ret;
+			index = le64_to_cpu(m.page.pgoff);
+			ret = ftp_source_send_page(c, index, le64_to_cpu(h.id));
+			if (ret)
+				return ret;
+			/* The guest works around here: push what follows. */
+			atomic_long_set(&src->demand_hint, index + 1);
+			break;
+		case FTP_MSG_COMPLETE:
+			if (!ftp_region_move(r, FTPAGE_STATE_COMPLETE))
+				pr_info("region %s: destination %pISpc has every page; the source copy is no longer needed\n",
+					r->name, &c->peer);
+			break;
+		default:
+			return -EPROTO;
+		}
+	}
+}
+
+/* First index at or after @index present on the source, or @end. */
+static pgoff_t ftp_source_next_present(struct ftp_region *r, pgoff_t index,
+				       pgoff_t end)
+{
+	unsigned long i = index;
+
+	if (!xa_find(&r->inode->i_mapping->i_pages, &i, end - 1, XA_PRESENT))
+		return end;
+	return i;
+}
+
+/* Send the unsent page at @index, or the run of zero pages it starts. */
+static int ftp_source_push_one(struct ftp_src_conn *c, pgoff_t index)
+{
+	struct ftp_source *src = c->src;
+	struct ftp_region *r = src->r;
+	struct ftp_msg_range m;
+	pgoff_t end;
+	int ret;
+
+	end = min_t(pgoff_t, r->nr_pages, index + FTP_ZERO_RUN_MAX);
+	end = find_next_bit(src->sent, end, index);
+	end = ftp_source_next_present(r, index, end);
+	if (end == index)
+		return ftp_source_send_page(c, index, 0);
+
+	m.pgoff = cpu_to_le64(index);
+	m.count = cpu_to_le64(end - index);
+	ret = ftp_send_msg(&c->fs, FTP_MSG_ZERO_RANGE, 0, &m, sizeof(m), NULL, 0);
+	if (ret)
+		return ret;
+	atomic64_add(end - index, &r->stats.zero_pages);
+	ftp_source_mark_sent(src, index, end - index);
+	return 0;
+}
+
+static int ftp_source_push(struct ftp_src_conn *c)
+{
+	struct ftp_source *src = c->src;
+	struct ftp_region *r = src->r;
+	pgoff_t cursor = 0, index;
+	long hint;
+	int ret;
+
+	ret = ftp_source_wait_frozen(r);
+	if (ret)
+		return ret;
+	while (!kthread_should_stop() && !ftp_region_is_dead(r)) {
+		hint = atomic_long_xchg(&src->demand_hint, -1);
+		if (hint >= 0 && hint < r->nr_pages)
+			cursor = hint;
+		index = find_next_zero_bit(src->sent, r->nr_pages, cursor);
+		if (index >= r->nr_pages)
+			index = find_next_zero_bit(src->sent, r->nr_pages, 0);
+		if (index >= r->nr_pages)
+			break;
+		ret = ftp_source_push_one(c, index);
+		if (ret)
+			return ret;
+		cursor = index + 1;
+		cond_resched();
+	}
+	ftp_dbg(1, "region %s: push done\n", r->name);
+	/* Keep the channel open: the destination counts a close as a failure. */
+	wait_event_interruptible(r->state_wq,
+				 kthread_should_stop() || ftp_region_is_dead(r));
+	return 0;
+}
+
+static int ftp_source_refuse(struct ftp_src_conn *c, enum ftp_err code,
+			     int err)
+{
+	pr_warn_ratelimited("region %s: refused %pISpc: %s\n", c->src->r->name,
+			    &c->peer, ftp_err_name(code));
+	ftp_send_error(&c->fs, code);
+	return err;
+}
+
+/* Check the peer's HELLO, claim the channel, answer HELLO_ACK. */
+static int ftp_source_handshake(struct ftp_src_conn *c)
+{
+	struct ftp_source *src = c->src;
+	struct ftp_region *r = src->r;
+	struct ftp_proto_limits lim = { .nr_pages = r->nr_pages };
+	struct ftp_msg_hello_ack ack = {
+		.version = cpu_to_le16(FTP_PROTO_VERSION_MAX),
+		.features = cpu_to_le64(FTP_PROTO_FEATURES),
+		.region_pages = cpu_to_le64(r->nr_pages),
+	};
+	union ftp_msg_fixed m;
+	struct ftp_msg_hello *hello = &m.hello;
+	struct ftp_src_conn *o;
+	struct ftp_hdr h;
+	unsigned int vmin, vmax;
+	u64 session;
+	int ret;
+
+	ftp_sock_set_rcvtimeo(&c->fs, FTP_HANDSHAKE_TIMEOUT_MS);
+	ret = ftp_recv_hdr(&c->fs, &h);
+	if (ret >= 0 && le16_to_cpu(h.type) != FTP_MSG_HELLO)
+		ret = -EPROTO;
+	if (ret >= 0)
+		ret = ftp_recv_fixed(&c->fs, FTP_MSG_HELLO, &m, &lim);
+	if (ret == -EPROTO)
+		return ftp_source_refuse(c, FTP_ERR_PROTO, ret);
+	if (ret)
+		return ret;
+
+	vmin = le16_to_cpu(hello->version_min);
+	vmax = le16_to_cpu(hello->version_max);
+	if (!ftp_proto_pick_version(vmin, vmax)) {
+		pr_warn_ratelimited("region %s: %pISpc speaks protocol versions %u..%u, we speak %u..%u\n",
+				    r->name, &c->peer, vmin, vmax,
+				    FTP_PROTO_VERSION_MIN, FTP_PROTO_VERSION_MAX);
+		return ftp_source_refuse(c, FTP_ERR_VERSION, -EPROTONOSUPPORT);
+	}
+	if (strncmp((char *)hello->region, r->name, sizeof(hello->region)))
+		return ftp_source_refuse(c, FTP_ERR_NO_REGION, -ENOENT);
+	if (le64_to_cpu(hello->region_size) != r->size)
+		return ftp_source_refuse(c, FTP_ERR_SIZE, -EINVAL);
+	if (ftp_region_is_dead(r))
+		return ftp_source_refuse(c, FTP_ERR_SHUTDOWN, -ESHUTDOWN);
+
+	session = le64_to_cpu(hello->session);
+	mutex_lock(&src->lock);
+	ret = src->session && src->session != session ? -EBUSY : 0;
+	list_for_each_entry(o, &src->conns, node)
+		if (o != c && !o->done && o->kind == le16_to_cpu(hello->channel))
+			ret = -EBUSY;
+	if (!ret) {
+		src->session = session;
+		c->kind = le16_to_cpu(hello->channel);
+	}
+	mutex_unlock(&src->lock);
+	if (ret)
+		return ftp_source_refuse(c, FTP_ERR_BUSY, ret);
+
+	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO_ACK, 0, &ack, sizeof(ack), NULL, 0);
+	ftp_sock_set_rcvtimeo(&c->fs, 0);
+	if (!ret)
+		pr_info("region %s: destination %pISpc attached (%s channel)\n",
+			r->name, &c->peer,
+			c->kind == FTP_CHAN_DEMAND ? "demand" : "bulk");
+	return ret;
+}
+
+static int ftp_source_conn_thread(void *arg)
+{
+	struct ftp_src_conn *c = arg;
+	struct ftp_region *r = c->src->r;
+	int ret;
+
+	ret = ftp_source_handshake(c);
+	if (!ret)
+		ret = c->kind == FTP_CHAN_DEMAND ? ftp_source_serve_demand(c) :
+						   ftp_source_push(c);
+	if (ret == -EPROTO)
+		pr_warn_ratelimited("region %s: malformed message from %pISpc, connection dropped\n",
+				    r->name, &c->peer);
+	else if (ret && c->kind && !kthread_should_stop())
+		pr_info("region %s: %pISpc disconnected (%d)\n", r->name,
+			&c->peer, ret);
+	WRITE_ONCE(c->done, true);
+	ftp_thread_idle_until_stop();
+	return ret;
+}
+
+/* Stop and free an unlinked connection; never under src->lock. */
+static void ftp_source_conn_free(struct ftp_source *src, struct ftp_src_conn *c)
+{
+	ftp_sock_shutdown(&c->fs);
+	kthread_stop(c->task);
+	put_task_struct(c->task);
+	atomic64_add(atomic64_read(&c->fs.bytes_tx), &src->retired_tx);
+	atomic64_add(atomic64_read(&c->fs.bytes_rx), &src->retired_rx);
+	ftp_sock_release(&c->fs);
+	kfree(c);
+}
+
+/* Free the connections whose thread finished, or all of them. */
+static void ftp_source_reap(struct ftp_source *src, bool all)
+{
+	struct ftp_src_conn *c, *tmp;
+	LIST_HEAD(dead);
+
+	mutex_lock(&src->lock);
+	list_for_each_entry_safe(c, tmp, &src->conns, node) {
+		if (all || READ_ONCE(c->done)) {
+			list_move(&c->node, &dead);
+			src->nr_conns--;
+		}
+	}
+	mutex_unlock(&src->lock);
+	list_for_each_entry_safe(c, tmp, &dead, node)
+		ftp_source_conn_free(src, c);
+}
+
+static void ftp_source_add_conn(struct ftp_source *src, struct ftp_src_conn *c)
+{
+	struct ftp_region *r = src->r;
+
+	ftp_source_reap(src, false);
+	mutex_lock(&src->lock);
+	if (src->nr_conns >= FTP_SRC_MAX_CONNS)
+		goto refuse;
+	c->task = kthread_create(ftp_source_conn_thread, c, "ftpage-src/%s",
+				 r->name);
+	if (IS_ERR(c->task))
+		goto refuse;
+	get_task_struct(c->task);
+	list_add_tail(&c->node, &src->conns);
+	src->nr_conns++;
+	wake_up_process(c->task);
+	mutex_unlock(&src->lock);
+	return;
+
+refuse:
+	mutex_unlock(&src->lock);
+	pr_warn_ratelimited("region %s: too many connections, %pISpc dropped\n",
+			    r->name, &c->peer);
+	ftp_sock_release(&c->fs);
+	kfree(c);
+}
+
+static int ftp_source_listen_thread(void *arg)
+{
+	struct ftp_source *src = arg;
+	struct ftp_src_conn *c;
+	int ret;
+
+	while (!kthread_should_stop()) {
+		c = kzalloc(sizeof(*c), GFP_KERNEL);
+		if (!c) {
+			schedule_timeout_interruptible(HZ / 10);
+			continue;
+		}
+		c->src = src;
+		ret = ftp_sock_accept(&src->listener, &c->fs);
+		if (ret) {
+			kfree(c);
+			/* Shut down (or out of memory): do not spin. */
+			if (!kthread_should_stop())
+				schedule_timeout_interruptible(HZ / 10);
+			continue;
+		}
+		kernel_getpeername(c->fs.sock, (struct sockaddr *)&c->peer);
+		ftp_source_add_conn(src, c);
+	}
+	return 0;
+}
+
+int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
+		     int addrlen)
+{
+	struct net *net = current->nsproxy->net_ns;
+	struct ftp_source *src;
+	int ret;
+
+	if (r->role != FTPAGE_ROLE_SOURCE)
+		return -EINVAL;
+	src = kzalloc(sizeof(*src), GFP_KERNEL);
+	if (!src)
+		return -ENOMEM;
+	src->sent = kvcalloc(BITS_TO_LONGS(r->nr_pages), sizeof(long), GFP_KERNEL);
+	if (!src->sent) {
+		ret = -ENOMEM;
+		goto err_free_src;
+	}
+	src->r = r;
+	src->addr = *addr;
+	mutex_init(&src->lock);
+	INIT_LIST_HEAD(&src->conns);
+	atomic_long_set(&src->demand_hint, -1);
+
+	mutex_lock(&r->lock);
+	ret = -EBUSY;
+	if (r->src || (r->state != FTPAGE_STATE_LOCAL &&
+		       r->state != FTPAGE_STATE_FROZEN))
+		goto err_unlock;
+	ret = ftp_sock_listen(net, addr, addrlen, &src->listener);
+	if (ret)
+		goto err_unlock;
+	src->listen_task = kthread_run(ftp_source_listen_thread, src,
+				       "ftpage-listen/%s", r->name);
+	if (IS_ERR(src->listen_task)) {
+		ret = PTR_ERR(src->listen_task);
+		goto err_release_listener;
+	}
+	get_task_struct(src->listen_task);
+	r->src = src;
+	mutex_unlock(&r->lock);
+	pr_info("region %s: serving on %pISpc\n", r->name, addr);
+	return 0;
+
+err_release_listener:
+	ftp_sock_release(&src->listener);
+err_unlock:
+	mutex_unlock(&r->lock);
+	kvfree(src->sent);
+err_free_src:
+	kfree(src);
+	if (ret)
+		pr_err("region %s: cannot serve on %pISpc: %d\n", r->name, addr, ret);
+	return ret;
+}
+
+/* Stop listening and close every connection. Idempotent. */
+void ftp_source_stop(struct ftp_region *r)
+{
+	struct ftp_source *src = r->src;
+
+	if (!src || !src->listen_task)
+		return;
+	ftp_sock_shutdown(&src->listener);
+	kthread_stop(src->listen_task);
+	put_task_struct(src->listen_task);
+	src->listen_task = NULL;
+	ftp_sock_release(&src->listener);
+
+	ftp_source_reap(src, true);
+}
+
+void ftp_source_free(struct ftp_region *r)
+{
+	struct ftp_source *src = r->src;
+
+	if (!src)
+		return;
+	ftp_source_stop(r);
+	kvfree(src->sent);
+	kfree(src);
+	r->src = NULL;
+}
+
+void ftp_source_status(struct ftp_region *r, struct ftpage_status *st)
+{
+	struct ftp_source *src = r->src;
+	struct ftp_src_conn *c;
+
+	if (!src)
+		return;
+	mutex_lock(&src->lock);
+	st->bytes_tx = atomic64_read(&src->retired_tx);
+	st->bytes_rx = atomic64_read(&src->retired_rx);
+	list_for_each_entry(c, &src->conns, node) {
+		st->bytes_tx += atomic64_read(&c->fs.bytes_tx);
+		st->bytes_rx += atomic64_read(&c->fs.bytes_rx);
+		if (c->kind && !READ_ONCE(c->done))
+			st->connected++;
+	}
+	mutex_unlock(&src->lock);
+	st->pages_known = atomic64_read(&src->sent_count);
+}

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * In-kernel TCP: sockets in the caller's network namespace, whole-message
+ * send and receive, and framing of protocol messages.
+ *
+ * Kernel sockets hold no reference on their namespace, so every ftp_sock
+ * holds one itself until it is released.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/kthread.h>
+#include <linux/net.h>
+#include <linux/tcp.h>
+#include <linux/uio.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "ftpage.h"
+#include "transport.h"
+
+static int ftp_sock_create(struct net *net, int family, struct ftp_sock *fs)
+{
+	int ret;
+
+	ret = sock_create_kern(net, family, SOCK_STREAM, IPPROTO_TCP, &fs->sock);
+	if (ret)
+		return ret;
+	fs->net = get_net(net);
+	/* Page faults wait on these sockets: no reclaim recursion into I/O. */
+	fs->sock->sk->sk_allocation = GFP_NOIO;
+	return 0;
+}
+
+void ftp_sock_release(struct ftp_sock *fs)
+{
+	if (!fs->sock)
+		return;
+	sock_release(fs->sock);
+	put_net(fs->net);
+	fs->sock = NULL;
+	fs->net = NULL;
+}
+
+/* Wake up whoever is blocked on the socket; the owner releases it later. */
+void ftp_sock_shutdown(struct ftp_sock *fs)
+{
+	if (fs->sock)
+		kernel_sock_shutdown(fs->sock, SHUT_RDWR);
+}
+
+static void ftp_sock_tune(struct socket *sock, unsigned int timeout_ms)
+{
+	struct sock *sk = sock->sk;
+	long t = msecs_to_jiffies(timeout_ms);
+
+	tcp_sock_set_nodelay(sk);
+	/* Close at once on teardown instead of lingering in FIN states. */
+	sock_no_linger(sk);
+	lock_sock(sk);
+	WRITE_ONCE(sk->sk_sndtimeo, t);
+	release_sock(sk);
+}
+
+/* Bounded receive for handshakes; 0 = wait forever (data channels). */
+void ftp_sock_set_rcvtimeo(struct ftp_sock *fs, unsigned int timeout_ms)
+{
+	struct sock *sk = fs->sock->sk;
+
+	lock_sock(sk);
+	WRITE_ONCE(sk->sk_rcvtimeo,
+		   timeout_ms ? msecs_to_jiffies(timeout_ms) : MAX_SCHEDULE_TIMEOUT);
+	release_sock(sk);
+}
+
+int ftp_sock_listen(struct net *net, const struct sockaddr_storage *addr,
+		    int addrlen, struct ftp_sock *fs)
+{
+	int ret;
+
+	ret = ftp_sock_create(net, addr->ss_family, fs);
+	if (ret)
+		return ret;
+	sock_set_reuseaddr(fs->sock->sk);
+	ret = kernel_bind(fs->sock, (struct sockaddr *)addr, addrlen);
+	if (!ret)
+		ret = kernel_listen(fs->sock, 16);
+	if (ret)
+		ftp_sock_release(fs);
+	return ret;
+}
+
+int ftp_sock_accept(struct ftp_sock *listener, struct ftp_sock *fs)
+{
+	int ret;
+
+	ret = kernel_accept(listener->sock, &fs->sock, 0);
+	if (ret)
+		return ret;
+	fs->net = get_net(listener->net);
+	fs->sock->sk->sk_allocation = GFP_NOIO;
+	ftp_sock_tune(fs->sock, ftp_fault_timeout_ms);
+	return 0;
+}
+
+int ftp_sock_connect(struct net *net, const struct sockaddr_storage *addr,
+		     int addrlen, struct ftp_sock *fs)
+{
+	int ret;
+
+	ret = ftp_sock_create(net, addr->ss_family, fs);
+	if (ret)
+		return ret;
+	ftp_sock_tune(fs->sock, ftp_fault_timeout_ms);
+	ret = kernel_connect(fs->sock, (struct sockaddr *)addr, addrlen, 0);
+	if (ret)
+		ftp_sock_release(fs);
+	return ret;
+}
+
+/* Send all of @vec; 0 or a negative errno. */
+int ftp_sock_sendv(struct ftp_sock *fs, struct kvec *vec, size_t nr, size_t len)
+{
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	int ret;
+
+	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, vec, nr, len);
+	while (msg_data_left(&msg)) {
+		ret = sock_sendmsg(fs->sock, &msg);
+		if (ret <= 0)
+			return ret ? ret : -EPIPE;
+		atomic64_add(ret, &fs->bytes_tx);
+	}
+	return 0;
+}
+
+/* Receive exactly @len bytes; -ECONNRESET when the peer closed. */
+int ftp_sock_recv(struct ftp_sock *fs, void *buf, size_t len)
+{
+	struct kvec vec = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	int ret;
+
+	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &vec, 1, len);
+	while (msg_data_left(&msg)) {
+		ret = sock_recvmsg(fs->sock, &msg, MSG_WAITALL);
+		if (ret == 0)
+			return -ECONNRESET;
+		if (ret < 0)
+			return ret;
+		atomic64_add(ret, &fs->bytes_rx);
+	}
+	return 0;
+}
+
+/* Send one message: header, fixed payload, optional trailing page data. */
+int ftp_send_msg(struct ftp_sock *fs, unsigned int type, u64 id,
+		 const void *payload, u32 len, const void *data, u32 data_len)
+{
+	struct ftp_hdr h;
+	struct kvec vec[3];
+	size_t nr = 0;
+
+	ftp_proto_hdr(&h, type, len + data_len, id);
+	vec[nr++] = (struct kvec){ .iov_base = &h, .iov_len = sizeof(h) };
+	if (len)
+		vec[nr++] = (struct kvec){ .iov_base = (void *)payload, .iov_len = len };
+	if (data_len)
+		vec[nr++] = (struct kvec){ .iov_base = (void *)data, .iov_len = data_len };
+	return ftp_sock_sendv(fs, vec, nr, sizeof(h) + len + data_len);
+}
+
+int ftp_send_error(struct ftp_sock *fs, enum ftp_err code)
+{
+	struct ftp_msg_error e = { .code = cpu_to_le32(code) };
+
+	return ftp_send_msg(fs, FTP_MSG_ERROR, 0, &e, sizeof(e), NULL, 0);
+}
+
+/*
+ * Receive and validate a header; returns the payload length. A malformed
+ * header is -EPROTO (the caller drops the connection).
+ */
+int ftp_recv_hdr(struct ftp_sock *fs, struct ftp_hdr *h)
+{
+	int ret = ftp_sock_recv(fs, h, sizeof(*h));
+
+	if (ret)
+		return ret;
+	ret = ftp_proto_check_hdr(h);
+	return ret < 0 ? -EPROTO : ret;
+}
+
+/*
+ * Receive the fixed part of a @type payload into @buf (at least
+ * FTP_PROTO_MAX_FIXED bytes) and validate it.
+ */
+int ftp_recv_fixed(struct ftp_sock *fs, unsigned int type, void *buf,
+		   const struct ftp_proto_limits *lim)
+{
+	int ret = ftp_sock_recv(fs, buf, ftp_proto_fixed_len(type));
+
+	if (ret)
+		return ret;
+	return ftp_proto_check_fixed(type, buf, lim) ? -EPROTO : 0;
+}
+
+static const char *const ftp_err_names[] = {
+	[FTP_ERR_VERSION] = "no common protocol version",
+	[FTP_ERR_NO_REGION] = "no such source region",
+	[FTP_ERR_SIZE] = "region size differs",
+	[FTP_ERR_BUSY] = "region is served to another destination",
+	[FTP_ERR_PROTO] = "malformed message",
+	[FTP_ERR_RANGE] = "page index out of range",
+	[FTP_ERR_SHUTDOWN] = "region shut down",
+};
+
+const char *ftp_err_name(unsigned int code)
+{
+	if (code < ARRAY_SIZE(ftp_err_names) && ftp_err_names[code])
+		return ftp_err_names[code];
+	return "unknown error";
+}
+
+/* Local errno for a peer's protocol error code. */
+int ftp_err_to_errno(unsigned int code)
+{
+	switch (code) {
+	case FTP_ERR_VERSION:
+		return -EPROTONOSUPPORT;
+	case FTP_ERR_NO_REGION:
+		return -ENOENT;
+	case FTP_ERR_SIZE:
+		return -EINVAL;
+	case FTP_ERR_BUSY:
+		return -EBUSY;
+	case FTP_ERR_SHUTDOWN:
+		return -ESHUTDOWN;
+	default:
+		return -EPROTO;
+	}
+}
+
+/* A thread whose work is over waits here for kthread_stop() by its owner. */
+void ftp_thread_idle_until_stop(void)
+{
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop())
+			break;
+		schedule();
+	}
+	__set_current_state(TASK_RUNNING);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef FTP_TRANSPORT_H
+#define FTP_TRANSPORT_H
+
+#include <linux/socket.h>
+#include <linux/uio.h>
+
+#include "proto.h"
+
+struct net;
+
+struct ftp_sock {
+	struct socket *sock;
+	struct net *net;	/* referenced while sock exists */
+	atomic64_t bytes_tx;
+	atomic64_t bytes_rx;
+};
+
+/* How long a handshake message may take to arrive. */
+#define FTP_HANDSHAKE_TIMEOUT_MS	5000
+
+int ftp_sock_listen(struct net *net, const struct sockaddr_storage *addr,
+		    int addrlen, struct ftp_sock *fs);
+int ftp_sock_accept(struct ftp_sock *listener, struct ftp_sock *fs);
+int ftp_sock_connect(struct net *net, const struct sockaddr_storage *addr,
+		     int addrlen, struct ftp_sock *fs);
+void ftp_sock_set_rcvtimeo(struct ftp_sock *fs, unsigned int timeout_ms);
+void ftp_sock_shutdown(struct ftp_sock *fs);
+void ftp_sock_release(struct ftp_sock *fs);
+
+int ftp_sock_sendv(struct ftp_sock *fs, struct kvec *vec, size_t nr, size_t len);
+int ftp_sock_recv(struct ftp_sock *fs, void *buf, size_t len);
+
+int ftp_send_msg(struct ftp_sock *fs, unsigned int type, u64 id,
+		 const void *payload, u32 len, const void *data, u32 data_len);
+int ftp_send_error(struct ftp_sock *fs, enum ftp_err code);
+int ftp_recv_hdr(struct ftp_sock *fs, struct ftp_hdr *h);
+int ftp_recv_fixed(struct ftp_sock *fs, unsigned int type, void *buf,
+		   const struct ftp_proto_limits *lim);
+
+/* Room for the fixed part of any message. */
+union ftp_msg_fixed {
+	struct ftp_msg_hello hello;
+	struct ftp_msg_hello_ack ack;
+	struct ftp_msg_error error;
+	struct ftp_msg_page page;
+	struct ftp_msg_range range;
+};
+
+void ftp_thread_idle_until_stop(void);
+
+const char *ftp_err_name(unsigned int code);
+int ftp_err_to_errno(unsigned int code);
+
+#endif /* FTP_TRANSPORT_H */
