@@ -175,7 +175,10 @@ static long ftp_ioc_peer(void __user *argp, unsigned int cmd)
 
 	if (copy_from_user(&p, argp, sizeof(p)))
 		return -EFAULT;
-	if (p.flags || !ftp_reserved_zero(p.reserved) ||
+	if (p.flags & ~(cmd == FTPAGE_IOC_SERVE ? FTPAGE_SERVE_FLAGS :
+						   FTPAGE_PULL_FLAGS))
+		return -EINVAL;
+	if (!ftp_reserved_zero(p.reserved) ||
 	    (cmd == FTPAGE_IOC_SERVE && p.peer_name))
 		return -EINVAL;
 	ret = ftp_get_name(name, p.name);
@@ -190,7 +193,7 @@ static long ftp_ioc_peer(void __user *argp, unsigned int cmd)
 	if (!r)
 		return -ENOENT;
 	if (cmd == FTPAGE_IOC_SERVE)
-		ret = ftp_source_serve(r, &ss, p.addrlen);
+		ret = ftp_source_serve(r, &ss, p.addrlen, p.flags);
 	else
 		ret = ftp_dest_pull(r, peer_name, &ss, p.addrlen);
 	ftp_region_put(r);

@@ -133,7 +133,7 @@ u64 ftp_hist_quantile(struct ftp_hist *h, unsigned int permille);
 
 /* source.c: serving a region to one destination */
 int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
-		     int addrlen);
+		     int addrlen, u32 flags);
 void ftp_source_stop(struct ftp_region *r);
 void ftp_source_free(struct ftp_region *r);
 void ftp_source_status(struct ftp_region *r, struct ftpage_status *st);

@@ -42,6 +42,7 @@ struct ftp_source {
 	struct ftp_sock listener;
 	struct task_struct *listen_task;	/* referenced */
 	struct sockaddr_storage addr;
+	bool no_push;			/* FTPAGE_SERVE_NO_PUSH */
 
 	struct mutex lock;		/* protects the fields below */
 	struct list_head conns;
@@ -195,7 +196,7 @@ static int ftp_source_push(struct ftp_src_conn *c)
 	ret = ftp_source_wait_frozen(r);
 	if (ret)
 		return ret;
-	while (!kthread_should_stop() && !ftp_region_is_dead(r)) {
+	while (!src->no_push && !kthread_should_stop() && !ftp_region_is_dead(r)) {
 		hint = atomic_long_xchg(&src->demand_hint, -1);
 		if (hint >= 0 && hint < r->nr_pages)
 			cursor = hint;
@@ -400,7 +401,7 @@ static int ftp_source_listen_thread(void *arg)
 }
 
 int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
-		     int addrlen)
+		     int addrlen, u32 flags)
 {
 	struct net *net = current->nsproxy->net_ns;
 	struct ftp_source *src;
@@ -418,6 +419,7 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 	}
 	src->r = r;
 	src->addr = *addr;
+	src->no_push = flags & FTPAGE_SERVE_NO_PUSH;
 	mutex_init(&src->lock);
 	INIT_LIST_HEAD(&src->conns);
 	atomic_long_set(&src->demand_hint, -1);

@@ -218,6 +218,7 @@ static int cmd_peer(int argc, char **argv, unsigned long cmd, const char *what,
 	const struct option opts[] = {
 		{ optname, required_argument, NULL, 'a' },
 		{ "source-name", required_argument, NULL, 'n' },
+		{ "no-push", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_storage ss;
@@ -230,6 +231,8 @@ static int cmd_peer(int argc, char **argv, unsigned long cmd, const char *what,
 			addr = optarg;
 		else if (opt == 'n' && cmd == FTPAGE_IOC_PULL)
 			p.peer_name = (uintptr_t)optarg;
+		else if (opt == 'P' && cmd == FTPAGE_IOC_SERVE)
+			p.flags |= FTPAGE_SERVE_NO_PUSH;
 		else
 			return 2;
 	}
@@ -399,7 +402,7 @@ static const struct command {
 	{ "version", cmd_version, "version" },
 	{ "create", cmd_create, "create NAME --size SIZE [--role source|dest]" },
 	{ "destroy", cmd_destroy, "destroy NAME" },
-	{ "serve", cmd_serve, "serve NAME --listen ADDR:PORT" },
+	{ "serve", cmd_serve, "serve NAME --listen ADDR:PORT [--no-push]" },
 	{ "pull", cmd_pull, "pull NAME --from ADDR:PORT [--source-name NAME]" },
 	{ "freeze", cmd_freeze, "freeze NAME" },
 	{ "status", cmd_status, "status NAME [--json] [--watch]" },

@@ -97,11 +97,18 @@ struct ftpage_region_ref {
  * sockaddr_in6 of @addrlen bytes; a zero port means the module's "port"
  * parameter. Sockets live in the caller's network namespace.
  */
+/* ftpage_peer.flags for SERVE: answer page requests but push nothing
+ * (measuring or testing demand paging alone).
+ */
+#define FTPAGE_SERVE_NO_PUSH	(1U << 0)
+#define FTPAGE_SERVE_FLAGS	FTPAGE_SERVE_NO_PUSH
+#define FTPAGE_PULL_FLAGS	0U
+
 struct ftpage_peer {
 	__u64 name;		/* in: pointer to NUL-terminated name */
 	__u64 addr;		/* in: pointer to struct sockaddr */
 	__u32 addrlen;		/* in: bytes at @addr */
-	__u32 flags;		/* in: must be 0 */
+	__u32 flags;		/* in: FTPAGE_SERVE_* / FTPAGE_PULL_* */
 	__u64 peer_name;	/* in, PULL: the source region's name if it
 				 * differs from ours (pointer), or 0 */
 	__u64 reserved[3];
