@@ -53,8 +53,8 @@ test: userspace selftests
 
 demo:
 	@echo "make demo: the demo migration lands with the end-to-end issue;"
-	@echo "until then it runs the test suite's KVM-on-a-region test."
-	$(VM)/run.sh --kernel 6.1 --test kvm_local
+	@echo "until then it runs the remote-paging content test in a test VM."
+	$(VM)/run.sh --kernel 6.1 --test remote_content
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -130,6 +130,8 @@ struct folio *ftp_page_zero_fill(struct ftp_region *r, pgoff_t index);
 /* stats.c */
 void ftp_hist_add(struct ftp_hist *h, u64 ns);
 u64 ftp_hist_quantile(struct ftp_hist *h, unsigned int permille);
+const char *ftp_state_name(enum ftpage_state state);
+extern const struct attribute_group *ftp_region_groups[];
 
 /* source.c: serving a region to one destination */
 int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,

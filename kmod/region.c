@@ -40,16 +40,6 @@ static const u32 ftp_state_moves[] = {
 	[FTPAGE_STATE_DEAD]	= 0,
 };
 
-static const char *const ftp_state_names[] = {
-	[FTPAGE_STATE_LOCAL]	= "local",
-	[FTPAGE_STATE_FROZEN]	= "frozen",
-	[FTPAGE_STATE_EMPTY]	= "empty",
-	[FTPAGE_STATE_DEAD]	= "dead",
-	[FTPAGE_STATE_PULLING]	= "pulling",
-	[FTPAGE_STATE_COMPLETE]	= "complete",
-	[FTPAGE_STATE_BROKEN]	= "broken",
-};
-
 /*
  * The one place a region changes state. Returns -EALREADY when already
  * there, -EINVAL for a move the state machine does not allow.
@@ -66,8 +56,8 @@ int ftp_region_set_state(struct ftp_region *r, enum ftpage_state to)
 		return -EINVAL;
 	WRITE_ONCE(r->state, to);
 	wake_up_all(&r->state_wq);
-	ftp_dbg(1, "region %s: %s -> %s\n", r->name, ftp_state_names[from],
-		ftp_state_names[to]);
+	ftp_dbg(1, "region %s: %s -> %s\n", r->name, ftp_state_name(from),
+		ftp_state_name(to));
 	return 0;
 }
 
@@ -212,8 +202,8 @@ int ftp_region_create(const char *name, u64 size, enum ftpage_role role)
 	 * minor freed by a destroy cannot be reused before its old node is
 	 * gone. '!' becomes '/' in the devtmpfs name: /dev/ftpage/<name>.
 	 */
-	dev = device_create(&ftp_class, NULL, ftp_devt + minor, r,
-			    "ftpage!%s", name);
+	dev = device_create_with_groups(&ftp_class, NULL, ftp_devt + minor, r,
+					ftp_region_groups, "ftpage!%s", name);
 	if (IS_ERR(dev)) {
 		ret = PTR_ERR(dev);
 		pr_err("region %s: cannot create device node: %d\n", name, ret);

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Fault latency histogram: 8 linear sub-buckets per power of two of
- * nanoseconds (under 12.5% error), lock-free updates, quantiles on demand.
+ * Statistics: the fault latency histogram (8 linear sub-buckets per power
+ * of two of nanoseconds, under 12.5% error, lock-free updates, quantiles
+ * on demand) and the per-region sysfs attributes.
  */
 #include <linux/bitops.h>
+#include <linux/device.h>
 #include <linux/math64.h>
+#include <linux/sysfs.h>
 
 #include "ftpage.h"
 
@@ -64,3 +67,118 @@ u64 ftp_hist_quantile(struct ftp_hist *h, unsigned int permille)
 	}
 	return atomic64_read(&h->max);
 }
+
+/*
+ * Per-region counters in sysfs: /sys/class/ftpage/ftpage!<name>/<counter>,
+ * one value per file, from the same snapshot as FTPAGE_IOC_STATUS. The
+ * attributes go away with the device node, before the region can be freed.
+ */
+static const char *const ftp_state_attr_names[] = {
+	[FTPAGE_STATE_LOCAL] = "local",
+	[FTPAGE_STATE_FROZEN] = "frozen",
+	[FTPAGE_STATE_EMPTY] = "empty",
+	[FTPAGE_STATE_DEAD] = "dead",
+	[FTPAGE_STATE_PULLING] = "pulling",
+	[FTPAGE_STATE_COMPLETE] = "complete",
+	[FTPAGE_STATE_BROKEN] = "broken",
+};
+
+const char *ftp_state_name(enum ftpage_state state)
+{
+	if (state < ARRAY_SIZE(ftp_state_attr_names) && ftp_state_attr_names[state])
+		return ftp_state_attr_names[state];
+	return "unknown";
+}
+
+static void ftp_dev_status(struct device *dev, struct ftpage_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	ftp_region_status(dev_get_drvdata(dev), st);
+}
+
+static ssize_t state_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct ftp_region *r = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%s\n", ftp_state_name(ftp_region_state(r)));
+}
+static DEVICE_ATTR_RO(state);
+
+static ssize_t role_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	struct ftp_region *r = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%s\n", r->role == FTPAGE_ROLE_SOURCE ? "source" : "dest");
+}
+static DEVICE_ATTR_RO(role);
+
+#define FTP_STATUS_ATTR(field)						\
+	static ssize_t field##_show(struct device *dev,			\
+				    struct device_attribute *attr, char *buf) \
+	{								\
+		struct ftpage_status st;				\
+									\
+		ftp_dev_status(dev, &st);				\
+		return sysfs_emit(buf, "%llu\n", (unsigned long long)st.field); \
+	}								\
+	static DEVICE_ATTR_RO(field)
+
+FTP_STATUS_ATTR(size);
+FTP_STATUS_ATTR(pages_total);
+FTP_STATUS_ATTR(pages_present);
+FTP_STATUS_ATTR(pages_known);
+FTP_STATUS_ATTR(faults);
+FTP_STATUS_ATTR(write_faults);
+FTP_STATUS_ATTR(zero_fills);
+FTP_STATUS_ATTR(refused_writes);
+FTP_STATUS_ATTR(demand_faults);
+FTP_STATUS_ATTR(pages_fetched);
+FTP_STATUS_ATTR(pages_pushed);
+FTP_STATUS_ATTR(pages_served);
+FTP_STATUS_ATTR(zero_pages);
+FTP_STATUS_ATTR(bytes_rx);
+FTP_STATUS_ATTR(bytes_tx);
+FTP_STATUS_ATTR(fault_lat_p50_ns);
+FTP_STATUS_ATTR(fault_lat_p99_ns);
+FTP_STATUS_ATTR(fault_lat_max_ns);
+FTP_STATUS_ATTR(errors);
+FTP_STATUS_ATTR(last_error);
+FTP_STATUS_ATTR(connected);
+
+static struct attribute *ftp_region_attrs[] = {
+	&dev_attr_state.attr,
+	&dev_attr_role.attr,
+	&dev_attr_size.attr,
+	&dev_attr_pages_total.attr,
+	&dev_attr_pages_present.attr,
+	&dev_attr_pages_known.attr,
+	&dev_attr_faults.attr,
+	&dev_attr_write_faults.attr,
+	&dev_attr_zero_fills.attr,
+	&dev_attr_refused_writes.attr,
+	&dev_attr_demand_faults.attr,
+	&dev_attr_pages_fetched.attr,
+	&dev_attr_pages_pushed.attr,
+	&dev_attr_pages_served.attr,
+	&dev_attr_zero_pages.attr,
+	&dev_attr_bytes_rx.attr,
+	&dev_attr_bytes_tx.attr,
+	&dev_attr_fault_lat_p50_ns.attr,
+	&dev_attr_fault_lat_p99_ns.attr,
+	&dev_attr_fault_lat_max_ns.attr,
+	&dev_attr_errors.attr,
+	&dev_attr_last_error.attr,
+	&dev_attr_connected.attr,
+	NULL,
+};
+
+static const struct attribute_group ftp_region_group = {
+	.attrs = ftp_region_attrs,
+};
+
+const struct attribute_group *ftp_region_groups[] = {
+	&ftp_region_group,
+	NULL,
+};
