@@ -51,7 +51,7 @@ test: userspace selftests
 	$(VM)/run.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(T),--test $(T)) \
 		$(if $(EXTRA_TESTS),--extra $(abspath $(EXTRA_TESTS)))
 
-demo:
+demo: userspace selftests
 	@echo "make demo: the demo migration lands with the end-to-end issue;"
 	@echo "until then it runs the remote-paging content test in a test VM."
 	$(VM)/run.sh --kernel 6.1 --test remote_content
