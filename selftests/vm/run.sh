@@ -1,0 +1,614 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run the selftests in QEMU test VMs (TCG, nested KVM inside) booting
+# Debian's stock 6.1 and 6.12 kernels.
+#
+#   run.sh [--kernel 6.1|6.12]... [--test NAME]... [--extra DIR]
+#
+#   --kernel K   kernel(s) to test (repeat or comma-separate); default both
+#   --test NAME  run only these tests (repeat or comma-separate)
+#   --extra DIR  also run every executable in DIR as a test
+#                (topology single, module loaded, timeout 300 s)
+#
+# Expects the userspace tools and tests built (make -C userspace, make -C
+# selftests: the top-level `make test` does both); builds the module per
+# kernel into ${XDG_CACHE_HOME:-~/.cache}/ftpage/build/<abi>.
+# Manifest: selftests/TESTS.  All single/pair tests of a kernel run in one
+# boot; each twovm test gets its own pair of VMs.  Logs, initramfs:
+# selftests/build/vm/<abi>/.
+#
+# Environment:
+#   CI=true       a skipped test counts as a failure
+#   FTP_KO_DIR    use FTP_KO_DIR/<abi>/ftpage.ko instead of building the
+#                 module (for working on the runner itself)
+#   FTP_BOOT_MARGIN  seconds added to the sum of the tests' timeouts to
+#                 bound a boot (default 120); the VM is killed after that
+#
+# Last line: "N passed, N failed[, N skipped]"; exit status 1 if anything
+# failed.
+
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ST="$REPO/selftests"
+VM="$ST/vm"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/ftpage"
+OUT="$ST/build/vm"
+BAD_RE='WARNING:|BUG:|Oops|general protection fault|blocked for more than|soft lockup|hard LOCKUP|Call Trace'
+# bump when the packed base (busybox, kernel modules) changes
+BASE_VERSION=1
+BASE_MODULES="kvm_amd virtio_net net_failover failover virtio_ring virtio
+virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci 9pnet 9pnet_virtio netfs
+fscache 9p veth sch_netem sch_tbf"
+
+usage() {
+	sed -n '3,30s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+KERNELS=()
+SELECT=()
+EXTRA=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) [ $# -ge 2 ] || usage; IFS=, read -ra k <<<"$2"; KERNELS+=("${k[@]}"); shift 2 ;;
+	--test) [ $# -ge 2 ] || usage; IFS=, read -ra k <<<"$2"; SELECT+=("${k[@]}"); shift 2 ;;
+	--extra) [ $# -ge 2 ] || usage; EXTRA=$2; shift 2 ;;
+	-h | --help) usage ;;
+	*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
+	esac
+done
+[ ${#KERNELS[@]} -gt 0 ] || KERNELS=(6.1 6.12)
+for k in "${KERNELS[@]}"; do
+	case "$k" in 6.1 | 6.12) ;; *) echo "run.sh: unknown kernel '$k'" >&2; exit 2 ;; esac
+done
+
+msg() { echo "run.sh: $*"; }
+now_ms() { date +%s%3N; }
+T_STAGE=0
+stage_begin() { T_STAGE=$(now_ms); }
+# stage_end LABEL
+stage_end() {
+	local d=$(($(now_ms) - T_STAGE))
+	printf '[time] %-40s %4d.%ds\n' "$1" $((d / 1000)) $(((d % 1000) / 100))
+}
+
+T_START=$(now_ms)
+QEMU_PIDS=()
+cleanup() {
+	local p
+	for p in "${QEMU_PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null || true
+	done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- manifest ---------------------------------------------------------------
+
+declare -A TOPO TMO FLAGS SRC
+ORDER=()
+while read -r name topo tmo flags; do
+	case "$name" in '' | '#'*) continue ;; esac
+	case "$topo" in single | pair | twovm) ;; *)
+		echo "run.sh: TESTS: $name: bad topology '$topo'" >&2; exit 2 ;;
+	esac
+	[[ "$tmo" =~ ^[0-9]+$ ]] || { echo "run.sh: TESTS: $name: bad timeout '$tmo'" >&2; exit 2; }
+	flags=${flags%%#*}
+	TOPO[$name]=$topo TMO[$name]=$tmo FLAGS[$name]=$(echo "$flags" | xargs) # normalise spaces
+	SRC[$name]="$ST/build/$name"
+	ORDER+=("$name")
+done <"$ST/TESTS"
+
+if [ -n "$EXTRA" ]; then
+	[ -d "$EXTRA" ] || { echo "run.sh: --extra $EXTRA: not a directory" >&2; exit 2; }
+	for f in "$EXTRA"/*; do
+		if [ ! -f "$f" ] || [ ! -x "$f" ]; then continue; fi
+		name=$(basename "$f")
+		if [ -n "${TOPO[$name]:-}" ]; then
+			echo "run.sh: extra test $name clashes with a TESTS entry" >&2
+			exit 2
+		fi
+		TOPO[$name]=single TMO[$name]=300 FLAGS[$name]='' SRC[$name]=$f
+		ORDER+=("$name")
+	done
+fi
+
+if [ ${#SELECT[@]} -eq 0 ]; then
+	SELECT=("${ORDER[@]}")
+else
+	for name in "${SELECT[@]}"; do
+		[ -n "${TOPO[$name]:-}" ] ||
+			{ echo "run.sh: unknown test '$name' (not in selftests/TESTS)" >&2; exit 2; }
+	done
+fi
+[ ${#SELECT[@]} -gt 0 ] || { echo "run.sh: no tests" >&2; exit 2; }
+
+needs_module() { [[ " ${FLAGS[$1]} " != *" noload "* ]]; }
+
+# ---- results ----------------------------------------------------------------
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+SUMMARY=()
+# result KERNEL NAME ok|fail|skip [DETAIL]
+result() {
+	local k=$1 name=$2 r=$3 detail=${4:-}
+	if [ "$r" = skip ] && [ "${CI:-}" = true ]; then
+		r=fail
+		detail="skipped in CI: $detail"
+	fi
+	case "$r" in
+	ok) PASSED=$((PASSED + 1)) ;;
+	skip) SKIPPED=$((SKIPPED + 1)) ;;
+	*) FAILED=$((FAILED + 1)) ;;
+	esac
+	SUMMARY+=("$(printf '%-5s %-4s %-24s %s' "$k" "$r" "$name" "$detail")")
+	printf 'run.sh: %-5s %-4s %s%s\n' "$k" "$r" "$name" "${detail:+ ($detail)}"
+}
+
+# ---- host packages ----------------------------------------------------------
+
+stage_begin
+"$VM/setup.sh" deps
+BUSYBOX=$(command -v busybox || true)
+[ -x /bin/busybox ] && BUSYBOX=/bin/busybox
+[ -n "$BUSYBOX" ] || { echo "run.sh: busybox not found" >&2; exit 1; }
+stage_end "package setup"
+
+# Tests' binaries: a test named in the manifest without one is a build failure.
+MISSING=()
+RUNNABLE=()
+for name in "${SELECT[@]}"; do
+	if [ -f "${SRC[$name]}" ] && [ -x "${SRC[$name]}" ]; then
+		RUNNABLE+=("$name")
+	else
+		MISSING+=("$name")
+	fi
+done
+[ -x "$REPO/userspace/ftpagectl" ] || msg "note: userspace/ftpagectl is not built"
+for f in "$ST"/build/*; do
+	[ -f "$f" ] && [ -z "${TOPO[$(basename "$f")]:-}" ] &&
+		msg "note: $(basename "$f") is built but not listed in selftests/TESTS"
+done
+
+# ---- initramfs --------------------------------------------------------------
+
+# build_base ABI ROOT: print the path of the cached base archive (busybox,
+# kernel modules with their dependencies, modules.dep)
+build_base() {
+	local abi=$1 root=$2 key f st m line p rel app
+	key=$({
+		echo "$BASE_VERSION $abi $BASE_MODULES"
+		sha256sum "$BUSYBOX"
+		stat -c %Y "$root/.ftpage-ready"
+	} | sha256sum | cut -c1-16)
+	f="$CACHE/initrd/$abi-base-$key.cpio.gz"
+	if [ -f "$f" ]; then
+		echo "$f"
+		return
+	fi
+	mkdir -p "$CACHE/initrd"
+	rm -f "$CACHE/initrd/$abi-base-"*
+	st=$(mktemp -d "$CACHE/initrd/stage.XXXXXX")
+	mkdir -p "$st"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,host,etc,root}
+	mkdir -p "$st/lib/modules/$abi"
+	cp "$BUSYBOX" "$st/bin/busybox"
+	while read -r app; do
+		[ "$app" = bin/busybox ] && continue
+		mkdir -p "$st/$(dirname "$app")"
+		ln -sf /bin/busybox "$st/$app"
+	done < <("$BUSYBOX" --list-full)
+	for m in $BASE_MODULES; do
+		if ! line=$(modprobe -d "$root" -S "$abi" --show-depends "$m" 2>&1); then
+			echo "run.sh: note: module $m not in $abi" >&2
+			continue
+		fi
+		while read -r line; do
+			case "$line" in
+			insmod\ *)
+				p=$(echo "$line" | awk '{ print $2 }')
+				rel=${p#"$root"/}
+				rel=${rel%.xz}
+				[ -f "$st/$rel" ] && continue
+				mkdir -p "$st/$(dirname "$rel")"
+				case "$p" in
+				*.xz) xz -dc "$p" >"$st/$rel" ;;
+				*) cp "$p" "$st/$rel" ;;
+				esac
+				;;
+			esac
+		done <<<"$(modprobe -d "$root" -S "$abi" --show-depends "$m")"
+	done
+	cp "$root/lib/modules/$abi"/modules.{builtin,builtin.modinfo,order} \
+		"$st/lib/modules/$abi/" 2>/dev/null || true
+	depmod -b "$st" "$abi"
+	mknod -m 600 "$st/dev/console" c 5 1 2>/dev/null || true
+	mknod -m 666 "$st/dev/null" c 1 3 2>/dev/null || true
+	(cd "$st" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+		gzip -1 >"$f.tmp"
+	mv "$f.tmp" "$f"
+	rm -rf "$st"
+	echo "$f"
+}
+
+# build_initrd ABI BASE KO DEST TESTS...: the base plus an archive of init,
+# tests, tools and the module
+build_initrd() {
+	local abi=$1 base=$2 ko=$3 dest=$4 st name t
+	shift 4
+	st=$(mktemp -d "$OUT/stage.XXXXXX")
+	mkdir -p "$st/tests" "$st/usr/bin" "$st/lib/ftpage"
+	install -m 0755 "$VM/init.sh" "$st/init"
+	install -m 0644 "$ST/lib.sh" "$st/tests/lib.sh"
+	: >"$st/tests/TESTS"
+	for name in "$@"; do
+		install -m 0755 "${SRC[$name]}" "$st/tests/$name"
+		echo "$name ${TOPO[$name]} ${TMO[$name]} ${FLAGS[$name]}" >>"$st/tests/TESTS"
+	done
+	for t in "$ST"/build/tools/*; do
+		[ -f "$t" ] && [ -x "$t" ] && install -m 0755 "$t" "$st/usr/bin/"
+	done
+	[ -x "$REPO/userspace/ftpagectl" ] &&
+		install -m 0755 "$REPO/userspace/ftpagectl" "$st/usr/bin/ftpagectl"
+	if [ -n "$ko" ]; then
+		if command -v strip >/dev/null; then
+			strip --strip-debug -o "$st/lib/ftpage/ftpage.ko" "$ko"
+		else
+			cp "$ko" "$st/lib/ftpage/ftpage.ko"
+		fi
+	fi
+	{
+		cat "$base"
+		(cd "$st" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1
+	} >"$dest"
+	rm -rf "$st"
+}
+
+# ---- VMs --------------------------------------------------------------------
+
+port_busy() {
+	local hex
+	hex=$(printf '%04X' "$1")
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" { f = 1 } END { exit !f }'
+}
+
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		port_busy "$p" || { echo "$p"; return; }
+	done
+}
+
+# qemu_start LOG APPEND NETARGS...: start a VM in the background, set QPID
+qemu_start() {
+	local log=$1 append=$2
+	shift 2
+	qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 \
+		-kernel "$VMLINUZ" -initrd "$INITRD" \
+		-append "console=ttyS0 loglevel=5 panic=-1 $append" \
+		-nographic -no-reboot -nic none \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		"$@" </dev/null >"$log" 2>&1 &
+	QPID=$!
+	QEMU_PIDS+=("$QPID")
+}
+
+# watch_vms TIMEOUT ROLE:PID:LOG...: wait for the VMs to power off; kill a
+# VM on request of another (magic console line) or all on timeout.  The
+# first VM is a: after it powers off the others get A_GRACE more seconds.
+# Sets KILLED_<role>=1 and TIMEDOUT (empty, timeout, or grace).
+A_GRACE=60
+watch_vms() {
+	local timeout=$1 deadline spec role pid log alive target a_done=
+	shift
+	deadline=$(($(date +%s) + timeout))
+	TIMEDOUT=
+	KILLED_a='' KILLED_b=
+	while :; do
+		alive=
+		for spec in "$@"; do
+			IFS=: read -r role pid log <<<"$spec"
+			kill -0 "$pid" 2>/dev/null && alive=1
+			# shellcheck disable=SC2013
+			for target in $(grep -ao '@@FTPAGE-HOST kill [ab]@@' "$log" 2>/dev/null |
+				sed 's/.*kill \([ab]\)@@/\1/' | sort -u); do
+				[ "$target" = "$role" ] && continue
+				local v="KILLED_$target"
+				[ -n "${!v}" ] && continue
+				for s in "$@"; do
+					IFS=: read -r r2 p2 _ <<<"$s"
+					if [ "$r2" = "$target" ]; then
+						kill -9 "$p2" 2>/dev/null || true
+						printf -v "$v" 1
+						msg "killed VM $target on request of VM $role"
+					fi
+				done
+			done
+		done
+		[ -z "$alive" ] && break
+		# once VM a is done, the others get a bounded grace period
+		if [ $# -gt 1 ] && [ -z "$a_done" ]; then
+			IFS=: read -r role pid log <<<"$1"
+			if ! kill -0 "$pid" 2>/dev/null; then
+				a_done=1
+				if [ $(($(date +%s) + A_GRACE)) -lt "$deadline" ]; then
+					deadline=$(($(date +%s) + A_GRACE))
+				fi
+			fi
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			if [ -n "$a_done" ]; then
+				TIMEDOUT=grace
+				msg "VM a powered off ${A_GRACE}s ago: killing the other VMs"
+			else
+				TIMEDOUT=timeout
+				msg "timeout after ${timeout}s: killing QEMU"
+			fi
+			for spec in "$@"; do
+				IFS=: read -r role pid log <<<"$spec"
+				kill -9 "$pid" 2>/dev/null || true
+			done
+		fi
+		sleep 0.5
+	done
+	for spec in "$@"; do
+		IFS=: read -r role pid log <<<"$spec"
+		{ wait "$pid"; } 2>/dev/null || true
+	done
+}
+
+# tap_result LOG NAME: print "ok", "skip REASON", "fail DETAIL" or "missing"
+tap_result() {
+	local line
+	line=$(tr -d '\r' <"$1" | grep -aE "^(not )?ok [0-9]+ $2( |\$)" | tail -n1 || true)
+	case "$line" in
+	"") echo missing ;;
+	"not ok "*) echo "fail ${line#*# }" ;;
+	*"# SKIP"*)
+		line=${line#*# SKIP}
+		echo "skip ${line#"${line%%[! ]*}"}"
+		;;
+	*) echo ok ;;
+	esac
+}
+
+# finished LOG: did the VM's init get to the end?
+finished() {
+	tr -d '\r' <"$1" | grep -aq '^@@FTPAGE-DMESG-END@@'
+}
+
+# bad_kernel_log LOG: print console lines matching the bad patterns (test
+# output, indented "# ", excluded)
+bad_kernel_log() {
+	tr -d '\r' <"$1" | grep -av '^# ' | grep -aE "$BAD_RE" || true
+}
+
+# show_log LOG: the console log without the dmesg dump (unless it has
+# something bad)
+show_log() {
+	echo "----- $1"
+	tr -d '\r' <"$1" | sed '/^@@FTPAGE-DMESG-BEGIN@@/,/^@@FTPAGE-DMESG-END@@/d'
+	if tr -d '\r' <"$1" | sed -n '/^@@FTPAGE-DMESG-BEGIN@@/,/^@@FTPAGE-DMESG-END@@/p' |
+		grep -qaE "$BAD_RE"; then
+		echo "----- kernel log"
+		tr -d '\r' <"$1" | sed -n '/^@@FTPAGE-DMESG-BEGIN@@/,/^@@FTPAGE-DMESG-END@@/p'
+	fi
+	echo "----- end of $1"
+}
+
+# boot_timeout TESTS...: sum of the tests' timeouts plus a margin for the
+# boot and the per-test work of init (FTP_BOOT_MARGIN seconds, default 120)
+boot_timeout() {
+	local t=${FTP_BOOT_MARGIN:-120} name
+	for name in "$@"; do
+		t=$((t + TMO[$name] + 10))
+	done
+	echo "$t"
+}
+
+# boot_single K ABI TESTS...: one VM running the tests in order
+boot_single() {
+	local k=$1 abi=$2 log r bad failed=0 name
+	shift 2
+	log="$OUT/$abi/single.log"
+	local tmo
+	tmo=$(boot_timeout "$@")
+	stage_begin
+	qemu_start "$log" "ftp.tests=$(IFS=,; echo "$*") ftp.role=a"
+	watch_vms "$tmo" "a:$QPID:$log"
+	stage_end "$k boot: $# single/pair tests"
+	for name in "$@"; do
+		r=$(tap_result "$log" "$name")
+		case "$r" in
+		ok) result "$k" "$name" ok ;;
+		skip*) result "$k" "$name" skip "${r#skip }" ;;
+		fail*) result "$k" "$name" fail "${r#fail }"; failed=1 ;;
+		missing)
+			result "$k" "$name" fail "no result${TIMEDOUT:+ (VM timed out after ${tmo}s)}"
+			failed=1
+			;;
+		esac
+	done
+	bad=$(bad_kernel_log "$log")
+	if [ -n "$bad" ] && [ $failed = 0 ]; then
+		result "$k" "(kernel log)" fail "$(echo "$bad" | head -n1)"
+		failed=1
+	fi
+	if [ -n "$TIMEDOUT" ] && [ $failed = 0 ]; then
+		result "$k" "(boot)" fail "VM timed out after ${tmo}s"
+		failed=1
+	fi
+	if ! finished "$log" && [ $failed = 0 ]; then
+		result "$k" "(boot)" fail "VM init did not finish"
+		failed=1
+	fi
+	if [ $failed = 1 ]; then
+		show_log "$log"
+	fi
+	msg "console log: $log"
+}
+
+# boot_twovm K ABI NAME: VMs a and b joined by a socket netdev
+boot_twovm() {
+	local k=$1 abi=$2 name=$3 port tries=0 loga logb pa pb ra rb tmo failed=0 bad
+	loga="$OUT/$abi/$name.a.log"
+	logb="$OUT/$abi/$name.b.log"
+	tmo=$(boot_timeout "$name")
+	stage_begin
+	while :; do
+		port=$(free_port)
+		qemu_start "$loga" "ftp.tests=$name ftp.role=a ftp.net=1" \
+			-netdev "socket,id=n0,listen=127.0.0.1:$port" \
+			-device "virtio-net-pci,netdev=n0,mac=52:54:00:78:00:0a,romfile="
+		pa=$QPID
+		local i=0
+		while [ $i -lt 100 ] && kill -0 "$pa" 2>/dev/null && ! port_busy "$port"; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		port_busy "$port" && break
+		kill -9 "$pa" 2>/dev/null || true
+		{ wait "$pa"; } 2>/dev/null || true
+		tries=$((tries + 1))
+		if [ $tries -ge 5 ]; then
+			result "$k" "$name" fail "VM a did not listen on its netdev socket"
+			show_log "$loga"
+			return
+		fi
+	done
+	qemu_start "$logb" "ftp.tests=$name ftp.role=b ftp.net=1" \
+		-netdev "socket,id=n0,connect=127.0.0.1:$port" \
+		-device "virtio-net-pci,netdev=n0,mac=52:54:00:78:00:0b,romfile="
+	pb=$QPID
+	watch_vms "$tmo" "a:$pa:$loga" "b:$pb:$logb"
+	stage_end "$k boot: $name (2 VMs)"
+
+	ra=$(tap_result "$loga" "$name")
+	if [ -n "$KILLED_b" ]; then
+		rb=ok
+	else
+		rb=$(tap_result "$logb" "$name")
+	fi
+	[ -n "$KILLED_a" ] && ra="fail VM a was killed on request of VM b"
+	case "$ra/$rb" in
+	ok/ok) result "$k" "$name" ok ;;
+	skip*/ok | skip*/skip*) result "$k" "$name" skip "${ra#skip }" ;;
+	ok/skip*) result "$k" "$name" skip "b: ${rb#skip }" ;;
+	*)
+		local d=
+		[ "$ra" = ok ] || d="a: ${ra}"
+		[ "$rb" = ok ] || d="${d:+$d; }b: ${rb}"
+		case "$TIMEDOUT" in
+		grace) d="$d (killed ${A_GRACE}s after VM a powered off)" ;;
+		timeout) d="$d (VMs timed out after ${tmo}s)" ;;
+		esac
+		result "$k" "$name" fail "$d"
+		failed=1
+		;;
+	esac
+	bad="$(bad_kernel_log "$loga")$(bad_kernel_log "$logb")"
+	if [ -n "$bad" ] && [ $failed = 0 ]; then
+		result "$k" "$name (kernel log)" fail "$(echo "$bad" | head -n1)"
+		failed=1
+	fi
+	if [ $failed = 0 ] && { ! finished "$loga" || { [ -z "$KILLED_b" ] && ! finished "$logb"; }; }; then
+		result "$k" "$name (boot)" fail "VM init did not finish"
+		failed=1
+	fi
+	if [ $failed = 1 ]; then
+		show_log "$loga"
+		show_log "$logb"
+	fi
+	msg "console logs: $loga $logb"
+}
+
+# ---- per kernel -------------------------------------------------------------
+
+for k in "${KERNELS[@]}"; do
+	stage_begin
+	ROOT=$("$VM/setup.sh" kernel "$k")
+	ABI=$(basename "$ROOT")
+	VMLINUZ="$ROOT/boot/vmlinuz-$ABI"
+	stage_end "$k kernel fetch ($ABI)"
+	mkdir -p "$OUT/$ABI"
+
+	for name in "${MISSING[@]}"; do
+		result "$k" "$name" fail "build failure: no ${SRC[$name]}"
+	done
+
+	# the module, if a selected test loads it
+	KO=
+	MOD_OK=1
+	for name in "${RUNNABLE[@]}"; do
+		needs_module "$name" || continue
+		MOD_OK=0
+		stage_begin
+		if [ -n "${FTP_KO_DIR:-}" ]; then
+			KO="$FTP_KO_DIR/$ABI/ftpage.ko"
+			[ -f "$KO" ] && MOD_OK=1
+			stage_end "$k module (from FTP_KO_DIR)"
+		else
+			KDIR=$("$VM/setup.sh" kdir "$k")
+			BLD="$CACHE/build/$ABI"
+			if make -C "$REPO" module KDIR="$KDIR" BUILDDIR="$BLD" \
+				>"$OUT/$ABI/module-build.log" 2>&1 &&
+				[ -f "$BLD/kmod/ftpage.ko" ]; then
+				KO="$BLD/kmod/ftpage.ko"
+				MOD_OK=1
+			else
+				msg "$k: module build failed:"
+				tail -n 40 "$OUT/$ABI/module-build.log"
+			fi
+			stage_end "$k module build"
+		fi
+		break
+	done
+
+	SINGLE=()
+	TWOVM=()
+	PACK=()
+	for name in "${RUNNABLE[@]}"; do
+		if [ $MOD_OK = 0 ] && needs_module "$name"; then
+			result "$k" "$name" fail "module build failed"
+			continue
+		fi
+		PACK+=("$name")
+		if [ "${TOPO[$name]}" = twovm ]; then
+			TWOVM+=("$name")
+		else
+			SINGLE+=("$name")
+		fi
+	done
+	[ ${#PACK[@]} -gt 0 ] || continue
+
+	stage_begin
+	BASE=$(build_base "$ABI" "$ROOT")
+	INITRD="$OUT/$ABI/initrd.gz"
+	build_initrd "$ABI" "$BASE" "$KO" "$INITRD" "${PACK[@]}"
+	stage_end "$k initramfs"
+
+	[ ${#SINGLE[@]} -gt 0 ] && boot_single "$k" "$ABI" "${SINGLE[@]}"
+	for name in "${TWOVM[@]}"; do
+		boot_twovm "$k" "$ABI" "$name"
+	done
+done
+
+T_STAGE=$T_START
+stage_end "total"
+echo
+echo "Summary:"
+for line in "${SUMMARY[@]}"; do
+	echo "  $line"
+done
+echo
+if [ "$SKIPPED" -gt 0 ]; then
+	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+else
+	echo "$PASSED passed, $FAILED failed"
+fi
+[ "$FAILED" -eq 0 ]
