@@ -3,13 +3,15 @@
  * Destination: pull a region from its source.
  *
  * A missing page is fetched once however many threads fault on it: the
- * first one inserts a struct ftp_fetch into @pending and sends PAGE_REQ,
- * the others wait on the same fetch. A page arriving (demand reply or
- * push) is inserted into the page cache, then marked known, then its
- * fetch is resolved; insertion into and removal from @pending happen
- * under @pending_lock, after checking and setting the known bit
- * respectively, so a fetch is never left waiting for a page that already
- * arrived.
+ * first one inserts a struct ftp_fetch into @pending and queues it for the
+ * tx thread, which alone sends PAGE_REQs (a fault never blocks on a
+ * socket, and never sends from inside another sender's copy); the others
+ * wait on the same fetch. A page arriving (demand reply or push) is
+ * inserted into the page cache, then marked known, then its fetch is
+ * resolved. Insertion into and removal from @pending, and completing a
+ * fetch, happen under @pending_lock, after checking and setting the known
+ * bit respectively, so a fetch is never left waiting for a page that
+ * already arrived, and is completed exactly once.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -17,6 +19,7 @@
 #include <linux/highmem.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
+#include <linux/llist.h>
 #include <linux/net.h>
 #include <linux/nsproxy.h>
 #include <linux/pagemap.h>
@@ -33,12 +36,15 @@
 #define FTP_FETCH_BACKOFF	HZ
 
 struct ftp_fetch {
-	refcount_t ref;		/* @pending holds one, each waiter one */
+	refcount_t ref;		/* @pending, the tx queue and each waiter */
+	pgoff_t index;
 	u64 id;
 	u64 start_ns;
 	unsigned long deadline;	/* jiffies */
-	int err;		/* valid once @done: 0 or -errno */
-	unsigned long failed_at; /* jiffies, when err was set by a timeout */
+	struct llist_node tx_node;
+	/* Written under d->pending_lock, before @done completes. */
+	int err;		/* 0 or -errno */
+	unsigned long failed_at; /* jiffies, when a timeout set @err */
 	struct completion done;
 };
 
@@ -53,16 +59,23 @@ struct ftp_dest {
 	struct ftp_region *r;
 	struct ftp_dest_chan demand;
 	struct ftp_dest_chan bulk;
-	struct mutex send_lock;		/* serialises sends on demand.fs and
-					 * its release */
+	struct mutex send_lock;		/* serialises sends on demand.fs
+					 * (tx thread, complete_work) and its
+					 * release */
+	struct task_struct *tx;		/* sends queued PAGE_REQs, referenced */
+	struct llist_head tx_queue;	/* fetches to request */
+
+	/* Written under r->lock by PULL before any thread starts. */
 	char source_name[FTPAGE_NAME_MAX];	/* the region we pull */
 	u16 generation;			/* of the current connection */
 	u64 session;			/* random, pairs our two channels */
 	atomic64_t seq;
-	atomic_t connected;
+	atomic_t connected;		/* receive threads running */
 
-	struct mutex pending_lock;	/* protects @pending updates */
+	struct mutex pending_lock;	/* protects @pending, @broken, every
+					 * fetch's err/failed_at/completion */
 	struct xarray pending;		/* page index -> struct ftp_fetch */
+	bool broken;			/* link lost: no new fetches */
 
 	struct work_struct complete_work;
 };
@@ -74,43 +87,48 @@ void ftp_fetch_put(struct ftp_fetch *f)
 }
 
 /* Complete @f with @err unless it completed already. */
-static void ftp_fetch_finish(struct ftp_region *r, struct ftp_fetch *f, int err)
+static void ftp_fetch_finish(struct ftp_dest *d, struct ftp_fetch *f, int err)
 {
+	lockdep_assert_held(&d->pending_lock);
 	if (completion_done(&f->done))
 		return;
 	f->err = err;
 	if (!err)
-		ftp_hist_add(&r->stats.fault_lat, ktime_get_ns() - f->start_ns);
+		ftp_hist_add(&d->r->stats.fault_lat, ktime_get_ns() - f->start_ns);
 	complete_all(&f->done);
 }
 
-/* The page at @index arrived or is known zero: wake its waiters. */
-static void ftp_dest_resolve(struct ftp_dest *d, pgoff_t index)
+/* The page at @index arrived, is known zero, or failed: wake its waiters. */
+static void ftp_dest_resolve(struct ftp_dest *d, pgoff_t index, int err)
 {
 	struct ftp_fetch *f;
 
 	mutex_lock(&d->pending_lock);
 	f = xa_erase(&d->pending, index);
+	if (f)
+		ftp_fetch_finish(d, f, err);
 	mutex_unlock(&d->pending_lock);
-	if (!f)
-		return;
-	ftp_fetch_finish(d->r, f, 0);
-	ftp_fetch_put(f);
+	if (f)
+		ftp_fetch_put(f);
 }
 
-/* Fail every fetch in flight, e.g. when the link is lost. */
-static void ftp_dest_fail_all(struct ftp_dest *d, int err)
+/* The link is gone: refuse new fetches, fail those in flight. */
+static bool ftp_dest_break(struct ftp_dest *d, int err)
 {
 	struct ftp_fetch *f;
 	unsigned long index;
+	bool first;
 
 	mutex_lock(&d->pending_lock);
+	first = !d->broken;
+	d->broken = true;
 	xa_for_each(&d->pending, index, f) {
 		xa_erase(&d->pending, index);
-		ftp_fetch_finish(d->r, f, err);
+		ftp_fetch_finish(d, f, err);
 		ftp_fetch_put(f);
 	}
 	mutex_unlock(&d->pending_lock);
+	return first;
 }
 
 static void ftp_dest_complete_work(struct work_struct *work)
@@ -146,18 +164,27 @@ static void ftp_dest_install(struct ftp_dest *d, pgoff_t index,
 			     struct folio *folio, bool pushed)
 {
 	struct ftp_region *r = d->r;
+	int err = 0;
 
 	if (!test_bit(index, r->known)) {
 		folio_mark_uptodate(folio);
-		if (!filemap_add_folio(r->inode->i_mapping, folio, index, GFP_KERNEL)) {
+		err = filemap_add_folio(r->inode->i_mapping, folio, index, GFP_KERNEL);
+		if (!err) {
 			folio_unlock(folio);
 			atomic64_inc(pushed ? &r->stats.pages_pushed :
 					      &r->stats.pages_fetched);
 		}
 	}
 	folio_put(folio);
+	if (err && err != -EEXIST) {
+		/* Not known: a later fault asks for it again. */
+		pr_warn_ratelimited("region %s: cannot insert page %lu: %d\n",
+				    r->name, index, err);
+		ftp_dest_resolve(d, index, err);
+		return;
+	}
 	ftp_dest_mark_known(d, index);
-	ftp_dest_resolve(d, index);
+	ftp_dest_resolve(d, index, 0);
 }
 
 static void ftp_dest_zero(struct ftp_dest *d, pgoff_t index, u64 count)
@@ -167,7 +194,7 @@ static void ftp_dest_zero(struct ftp_dest *d, pgoff_t index, u64 count)
 	atomic64_add(count, &d->r->stats.zero_pages);
 	for (i = 0; i < count; i++) {
 		ftp_dest_mark_known(d, index + i);
-		ftp_dest_resolve(d, index + i);
+		ftp_dest_resolve(d, index + i, 0);
 		if (!(i & 4095))
 			cond_resched();
 	}
@@ -237,22 +264,20 @@ static int ftp_dest_rx_one(struct ftp_dest_chan *c)
 	}
 }
 
-static void ftp_dest_link_down(struct ftp_dest *d, struct ftp_dest_chan *c,
-			       int err)
+static void ftp_dest_link_down(struct ftp_dest *d, const char *what, int err)
 {
 	struct ftp_region *r = d->r;
 
-	atomic_dec(&d->connected);
-	if (ftp_region_state(r) == FTPAGE_STATE_COMPLETE || ftp_region_is_dead(r))
+	if (!ftp_dest_break(d, -ECONNRESET) || ftp_region_is_dead(r) ||
+	    ftp_region_state(r) == FTPAGE_STATE_COMPLETE)
 		return;
 	if (err == -EPROTO)
-		pr_warn_ratelimited("region %s: malformed message from the source, link dropped\n",
+		pr_warn_ratelimited("region %s: malformed message from the source\n",
 				    r->name);
-	pr_warn("region %s: %s channel to the source lost (%d); missing pages now fail\n",
-		r->name, c->kind == FTP_CHAN_DEMAND ? "demand" : "bulk", err);
+	pr_warn("region %s: %s to the source lost (%d); missing pages now fail\n",
+		r->name, what, err);
 	ftp_region_move(r, FTPAGE_STATE_BROKEN);
 	ftp_region_fail(r, FTPAGE_FERR_LINK);
-	ftp_dest_fail_all(d, -ECONNRESET);
 }
 
 static int ftp_dest_rx_thread(void *arg)
@@ -264,11 +289,54 @@ static int ftp_dest_rx_thread(void *arg)
 		ret = ftp_dest_rx_one(c);
 	} while (!ret && !kthread_should_stop());
 
+	atomic_dec(&c->d->connected);
 	if (!kthread_should_stop())
-		ftp_dest_link_down(c->d, c, ret);
+		ftp_dest_link_down(c->d, c->kind == FTP_CHAN_DEMAND ?
+				   "demand channel" : "bulk channel", ret);
 	/* Stay until stopped: the owner reaps the socket and us. */
 	ftp_thread_idle_until_stop();
 	return ret;
+}
+
+static int ftp_dest_send_req(struct ftp_dest *d, struct ftp_fetch *f)
+{
+	struct ftp_msg_page req = { .pgoff = cpu_to_le64(f->index) };
+	int ret;
+
+	mutex_lock(&d->send_lock);
+	ret = d->demand.fs.sock ?
+		ftp_send_msg(&d->demand.fs, FTP_MSG_PAGE_REQ, f->id, &req,
+			     sizeof(req), NULL, 0) : -ENOTCONN;
+	mutex_unlock(&d->send_lock);
+	return ret;
+}
+
+/* Send the queued page requests, oldest first. */
+static int ftp_dest_tx_thread(void *arg)
+{
+	struct ftp_dest *d = arg;
+	struct ftp_fetch *f, *tmp;
+	struct llist_node *batch;
+	int err = 0;
+
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (llist_empty(&d->tx_queue) && !kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+
+		batch = llist_reverse_order(llist_del_all(&d->tx_queue));
+		llist_for_each_entry_safe(f, tmp, batch, tx_node) {
+			if (!err && !completion_done(&f->done)) {
+				err = ftp_dest_send_req(d, f);
+				if (err)
+					ftp_dest_link_down(d, "demand channel", err);
+			}
+			ftp_fetch_put(f);
+		}
+		if (kthread_should_stop() && llist_empty(&d->tx_queue))
+			return err;
+	}
 }
 
 /* Send HELLO on a connected channel and wait for HELLO_ACK. */
@@ -295,7 +363,7 @@ static int ftp_dest_handshake(struct ftp_dest_chan *c)
 	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO, 0, &hello, sizeof(hello), NULL, 0);
 	if (ret)
 		return ret;
-	ftp_sock_set_rcvtimeo(&c->fs, FTP_HANDSHAKE_TIMEOUT_MS);
+	ftp_sock_set_deadline(&c->fs, FTP_HANDSHAKE_TIMEOUT_MS);
 	ret = ftp_recv_hdr(&c->fs, &h);
 	if (ret < 0)
 		goto out;
@@ -328,7 +396,7 @@ out:
 	if (ret == -EAGAIN)
 		pr_err("region %s: no handshake answer within %u ms\n", r->name,
 		       FTP_HANDSHAKE_TIMEOUT_MS);
-	ftp_sock_set_rcvtimeo(&c->fs, 0);
+	ftp_sock_set_deadline(&c->fs, 0);
 	return ret == -EAGAIN ? -ETIMEDOUT : ret;
 }
 
@@ -377,6 +445,11 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 
 	if (r->role != FTPAGE_ROLE_DEST)
 		return -EINVAL;
+	/*
+	 * r->lock is held across connect and handshake, each bounded by
+	 * FTP_HANDSHAKE_TIMEOUT_MS, so a destroy racing a pull waits that long
+	 * at most.
+	 */
 	mutex_lock(&r->lock);
 	if (r->state != FTPAGE_STATE_EMPTY) {
 		ret = r->state == FTPAGE_STATE_DEAD ? -ENOENT : -EBUSY;
@@ -392,9 +465,17 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 	ret = ftp_dest_chan_open(&d->bulk, net, addr, addrlen);
 	if (ret)
 		goto err_close_demand;
+	d->tx = kthread_create(ftp_dest_tx_thread, d, "ftpage-tx/%s", r->name);
+	if (IS_ERR(d->tx)) {
+		ret = PTR_ERR(d->tx);
+		d->tx = NULL;
+		goto err_close_bulk;
+	}
+	get_task_struct(d->tx);
 
 	ftp_region_set_state(r, FTPAGE_STATE_PULLING);
 	atomic_set(&d->connected, 2);
+	wake_up_process(d->tx);
 	wake_up_process(d->demand.rx);
 	wake_up_process(d->bulk.rx);
 	pr_info("region %s: pulling region %s from %pISpc\n", r->name,
@@ -402,11 +483,13 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 	mutex_unlock(&r->lock);
 	return 0;
 
+	/* The receive threads were never woken: they stop without running. */
+err_close_bulk:
+	ftp_dest_chan_close(&d->bulk);
+	ftp_sock_release(&d->bulk.fs);
 err_close_demand:
-	mutex_lock(&d->send_lock);
 	ftp_dest_chan_close(&d->demand);
 	ftp_sock_release(&d->demand.fs);
-	mutex_unlock(&d->send_lock);
 out_unlock:
 	mutex_unlock(&r->lock);
 	if (ret)
@@ -417,12 +500,12 @@ out_unlock:
 /*
  * Start fetching @index, or join the fetch in flight. Returns a
  * referenced fetch, NULL when the page became known meanwhile (look it up
- * again), or an ERR_PTR when it cannot be fetched now.
+ * again), or an ERR_PTR when it cannot be fetched now. Never blocks on
+ * the network: the tx thread sends the request.
  */
 struct ftp_fetch *ftp_dest_fetch_start(struct ftp_region *r, pgoff_t index)
 {
 	struct ftp_dest *d = r->dst;
-	struct ftp_msg_page req = { .pgoff = cpu_to_le64(index) };
 	struct ftp_fetch *f;
 	int ret;
 
@@ -442,7 +525,12 @@ struct ftp_fetch *ftp_dest_fetch_start(struct ftp_region *r, pgoff_t index)
 	}
 
 	mutex_lock(&d->pending_lock);
-	if (test_bit(index, r->known)) {
+	if (d->broken) {
+		mutex_unlock(&d->pending_lock);
+		ftp_region_fail(r, FTPAGE_FERR_LINK);
+		return ERR_PTR(-ENOTCONN);
+	}
+	if (test_bit(index, r->known) || ftp_page_present(r, index)) {
 		mutex_unlock(&d->pending_lock);
 		return NULL;
 	}
@@ -462,8 +550,10 @@ struct ftp_fetch *ftp_dest_fetch_start(struct ftp_region *r, pgoff_t index)
 		mutex_unlock(&d->pending_lock);
 		return ERR_PTR(-ENOMEM);
 	}
-	refcount_set(&f->ref, 2);
+	/* References: @pending, the tx queue, the caller. */
+	refcount_set(&f->ref, 3);
 	init_completion(&f->done);
+	f->index = index;
 	f->id = ftp_id_make(d->generation, atomic64_inc_return(&d->seq));
 	f->start_ns = ktime_get_ns();
 	f->deadline = jiffies + msecs_to_jiffies(ftp_fault_timeout_ms);
@@ -473,50 +563,41 @@ struct ftp_fetch *ftp_dest_fetch_start(struct ftp_region *r, pgoff_t index)
 		kfree(f);
 		return ERR_PTR(ret);
 	}
-
 	atomic64_inc(&r->stats.demand_faults);
-	mutex_lock(&d->send_lock);
-	ret = d->demand.fs.sock ?
-		ftp_send_msg(&d->demand.fs, FTP_MSG_PAGE_REQ, f->id, &req,
-			     sizeof(req), NULL, 0) : -ENOTCONN;
-	mutex_unlock(&d->send_lock);
-	if (ret) {
-		mutex_lock(&d->pending_lock);
-		if (xa_load(&d->pending, index) == f) {
-			xa_erase(&d->pending, index);
-			ftp_fetch_put(f);
-		}
-		mutex_unlock(&d->pending_lock);
-		ftp_fetch_finish(r, f, ret);
-	}
+	if (llist_add(&f->tx_node, &d->tx_queue))
+		wake_up_process(d->tx);
 	return f;
 }
 
 /*
- * Wait for @f, killable and bounded by fault_timeout_ms from the request.
- * Returns 0 when the page arrived, -EINTR when killed, or the error.
+ * Wait for @f, killable (or interruptible, when the fault allows it) and
+ * bounded by fault_timeout_ms from the request. Returns 0 when the page
+ * arrived, -EINTR on a signal, or the error.
  */
-int ftp_dest_fetch_wait(struct ftp_region *r, struct ftp_fetch *f)
+int ftp_dest_fetch_wait(struct ftp_region *r, struct ftp_fetch *f,
+			bool interruptible)
 {
-	long left = (long)(f->deadline - jiffies);
+	long left = max((long)(f->deadline - jiffies), 1L);
 	long ret;
 
-	ret = wait_for_completion_killable_timeout(&f->done, max(left, 1L));
-	if (ret > 0)
-		return READ_ONCE(f->err);
+	if (interruptible)
+		ret = wait_for_completion_interruptible_timeout(&f->done, left);
+	else
+		ret = wait_for_completion_killable_timeout(&f->done, left);
 	if (ret < 0)
 		return -EINTR;
 
 	mutex_lock(&r->dst->pending_lock);
-	if (!completion_done(&f->done)) {
+	if (!ret && !completion_done(&f->done)) {
 		f->failed_at = jiffies;
-		ftp_fetch_finish(r, f, -ETIMEDOUT);
+		ftp_fetch_finish(r->dst, f, -ETIMEDOUT);
 		ftp_region_fail(r, FTPAGE_FERR_TIMEOUT);
-		pr_warn_ratelimited("region %s: no reply for a page within %u ms\n",
-				    r->name, ftp_fault_timeout_ms);
+		pr_warn_ratelimited("region %s: no reply for page %lu within %u ms\n",
+				    r->name, f->index, ftp_fault_timeout_ms);
 	}
+	ret = f->err;
 	mutex_unlock(&r->dst->pending_lock);
-	return READ_ONCE(f->err);
+	return ret;
 }
 
 int ftp_dest_init(struct ftp_region *r)
@@ -537,6 +618,7 @@ int ftp_dest_init(struct ftp_region *r)
 	mutex_init(&d->send_lock);
 	mutex_init(&d->pending_lock);
 	xa_init(&d->pending);
+	init_llist_head(&d->tx_queue);
 	INIT_WORK(&d->complete_work, ftp_dest_complete_work);
 	r->dst = d;
 	return 0;
@@ -549,14 +631,19 @@ void ftp_dest_stop(struct ftp_region *r)
 
 	if (!d)
 		return;
+	ftp_dest_break(d, -ENODEV);
 	ftp_dest_chan_close(&d->bulk);
 	ftp_dest_chan_close(&d->demand);
+	if (d->tx) {
+		kthread_stop(d->tx);
+		put_task_struct(d->tx);
+		d->tx = NULL;
+	}
 	mutex_lock(&d->send_lock);
 	ftp_sock_release(&d->demand.fs);
 	ftp_sock_release(&d->bulk.fs);
 	mutex_unlock(&d->send_lock);
 	cancel_work_sync(&d->complete_work);
-	ftp_dest_fail_all(d, -ENODEV);
 }
 
 void ftp_dest_uninit(struct ftp_region *r)

@@ -33,13 +33,13 @@ struct folio *ftp_page_lookup(struct ftp_region *r, pgoff_t index)
 	return IS_ERR(folio) ? NULL : folio;
 }
 
-static bool ftp_page_present(struct ftp_region *r, pgoff_t index)
+bool ftp_page_present(struct ftp_region *r, pgoff_t index)
 {
 	struct folio *folio = ftp_page_lookup(r, index);
 
 	if (folio)
 		folio_put(folio);
-	return folio;
+	return folio != NULL;
 }
 
 struct folio *ftp_page_zero_fill(struct ftp_region *r, pgoff_t index)
@@ -67,6 +67,11 @@ static bool ftp_page_is_zero(struct ftp_region *r, pgoff_t index)
 	return r->role == FTPAGE_ROLE_SOURCE || ftp_dest_page_known(r, index);
 }
 
+static bool ftp_page_is_zero_or_present(struct ftp_region *r, pgoff_t index)
+{
+	return ftp_page_is_zero(r, index) || ftp_page_present(r, index);
+}
+
 /*
  * A referenced and locked folio for @index, creating it when it is known
  * to be zero. Errors: -ENODEV after destroy, -ENODATA for a page that
@@ -81,13 +86,22 @@ static struct folio *ftp_page_get_locked(struct ftp_region *r, pgoff_t index)
 			return ERR_PTR(-ENODEV);
 		folio = __filemap_get_folio(ftp_mapping(r), index, FGP_LOCK, 0);
 		if (!IS_ERR_OR_NULL(folio))
-			return folio;
+			break;
 		if (!ftp_page_is_zero(r, index))
 			return ERR_PTR(-ENODATA);
 		folio = ftp_page_zero_fill(r, index);
-		if (!IS_ERR(folio) || PTR_ERR(folio) != -EEXIST)
+		if (!IS_ERR(folio))
+			break;
+		if (PTR_ERR(folio) != -EEXIST)
 			return folio;
 	}
+	/* Destroy truncates after DEAD: a folio added since must not be used. */
+	if (ftp_region_is_dead(r)) {
+		folio_unlock(folio);
+		folio_put(folio);
+		return ERR_PTR(-ENODEV);
+	}
+	return folio;
 }
 
 /*
@@ -101,7 +115,7 @@ static int ftp_page_fetch_sync(struct ftp_region *r, pgoff_t index)
 
 	if (IS_ERR_OR_NULL(f))
 		return PTR_ERR_OR_ZERO(f);
-	err = ftp_dest_fetch_wait(r, f);
+	err = ftp_dest_fetch_wait(r, f, true);
 	ftp_fetch_put(f);
 	return err;
 }
@@ -161,15 +175,15 @@ static vm_fault_t ftp_fault_remote(struct ftp_region *r, struct vm_fault *vmf)
 	if (fault_flag_allow_retry_first(vmf->flags)) {
 		file = get_file(vmf->vma->vm_file);
 		release_fault_lock(vmf);
-		ftp_dest_fetch_wait(r, f);
+		ftp_dest_fetch_wait(r, f, vmf->flags & FAULT_FLAG_INTERRUPTIBLE);
 		ftp_fetch_put(f);
 		fput(file);
 		return VM_FAULT_RETRY;
 	}
-	err = ftp_dest_fetch_wait(r, f);
+	err = ftp_dest_fetch_wait(r, f, false);
 	ftp_fetch_put(f);
-	/* A reply can race with the deadline: trust the page cache. */
-	if (err && err != -EINTR && ftp_page_present(r, vmf->pgoff))
+	/* A reply can race with the deadline: trust what arrived. */
+	if (err && err != -EINTR && ftp_page_is_zero_or_present(r, vmf->pgoff))
 		err = 0;
 	return err ? ftp_errno_to_vm_fault(r, err) : 0;
 }
@@ -263,8 +277,10 @@ static int ftp_region_open(struct inode *inode, struct file *file)
 	file->private_data = r;
 	/* Every open shares the region's page cache (as DRM does). */
 	file->f_mapping = ftp_mapping(r);
-	/* fstat() on the node reports the region's size. */
+	/* fstat() on the node (a devtmpfs inode) reports the region's size. */
+	inode_lock(inode);
 	i_size_write(inode, r->size);
+	inode_unlock(inode);
 	atomic_inc(&r->openers);
 	return 0;
 }

@@ -125,6 +125,7 @@ static inline bool ftp_region_is_dead(const struct ftp_region *r)
 extern const struct file_operations ftp_region_fops;
 extern const struct address_space_operations ftp_aops;
 struct folio *ftp_page_lookup(struct ftp_region *r, pgoff_t index);
+bool ftp_page_present(struct ftp_region *r, pgoff_t index);
 struct folio *ftp_page_zero_fill(struct ftp_region *r, pgoff_t index);
 
 /* stats.c */
@@ -148,7 +149,8 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 void ftp_dest_stop(struct ftp_region *r);
 void ftp_dest_status(struct ftp_region *r, struct ftpage_status *st);
 struct ftp_fetch *ftp_dest_fetch_start(struct ftp_region *r, pgoff_t index);
-int ftp_dest_fetch_wait(struct ftp_region *r, struct ftp_fetch *f);
+int ftp_dest_fetch_wait(struct ftp_region *r, struct ftp_fetch *f,
+			bool interruptible);
 void ftp_fetch_put(struct ftp_fetch *f);
 
 static inline bool ftp_dest_page_known(struct ftp_region *r, pgoff_t index)

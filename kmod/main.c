@@ -16,6 +16,7 @@
 #include <linux/pseudo_fs.h>
 
 #include "ftpage.h"
+#include "proto.h"
 
 #define FTP_FS_MAGIC		0x66747067	/* "ftpg" */
 
@@ -70,7 +71,7 @@ FTP_PARAM(max_regions, ftp_max_regions, 1, 4096,
 	  "maximum number of regions (default 64)");
 FTP_PARAM(debug, ftp_debug, 0, 3,
 	  "debug log level, 0 = errors only (default 0)");
-FTP_PARAM(fault_timeout_ms, ftp_fault_timeout_ms, 100, 3600000,
+FTP_PARAM(fault_timeout_ms, ftp_fault_timeout_ms, 100, 300000,
 	  "longest wait for a missing page before SIGBUS (default 30000)");
 
 static struct vfsmount *ftp_mnt;
@@ -138,6 +139,10 @@ static void ftp_chrdev_uninit(void)
 static int __init ftp_init(void)
 {
 	int ret;
+
+	/* A region page is a wire page. */
+	BUILD_BUG_ON(PAGE_SIZE != FTPAGE_PAGE_SIZE);
+	BUILD_BUG_ON(PAGE_SIZE != FTP_PROTO_PAGE_SIZE);
 
 	ftp_mnt = kern_mount(&ftp_fs_type);
 	if (IS_ERR(ftp_mnt))

@@ -242,11 +242,12 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	struct ftp_msg_hello *hello = &m.hello;
 	struct ftp_src_conn *o;
 	struct ftp_hdr h;
-	unsigned int vmin, vmax;
+	unsigned int vmin, vmax, live;
+	bool busy = false;
 	u64 session;
 	int ret;
 
-	ftp_sock_set_rcvtimeo(&c->fs, FTP_HANDSHAKE_TIMEOUT_MS);
+	ftp_sock_set_deadline(&c->fs, FTP_HANDSHAKE_TIMEOUT_MS);
 	ret = ftp_recv_hdr(&c->fs, &h);
 	if (ret >= 0 && le16_to_cpu(h.type) != FTP_MSG_HELLO)
 		ret = -EPROTO;
@@ -274,10 +275,22 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 
 	session = le64_to_cpu(hello->session);
 	mutex_lock(&src->lock);
-	ret = src->session && src->session != session ? -EBUSY : 0;
-	list_for_each_entry(o, &src->conns, node)
-		if (o != c && !o->done && o->kind == le16_to_cpu(hello->channel))
-			ret = -EBUSY;
+	/*
+	 * One destination at a time: a session holds the region while any of
+	 * its channels lives; a destination whose attach failed half way can
+	 * try again with a new session.
+	 */
+	live = 0;
+	list_for_each_entry(o, &src->conns, node) {
+		if (o == c || READ_ONCE(o->done) || !o->kind)
+			continue;
+		live++;
+		if (o->kind == le16_to_cpu(hello->channel))
+			busy = true;
+	}
+	if (!live)
+		src->session = 0;
+	ret = busy || (src->session && src->session != session) ? -EBUSY : 0;
 	if (!ret) {
 		src->session = session;
 		c->kind = le16_to_cpu(hello->channel);
@@ -287,7 +300,7 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 		return ftp_source_refuse(c, FTP_ERR_BUSY, ret);
 
 	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO_ACK, 0, &ack, sizeof(ack), NULL, 0);
-	ftp_sock_set_rcvtimeo(&c->fs, 0);
+	ftp_sock_set_deadline(&c->fs, 0);
 	if (!ret)
 		pr_info("region %s: destination %pISpc attached (%s channel)\n",
 			r->name, &c->peer,
@@ -353,11 +366,11 @@ static void ftp_source_add_conn(struct ftp_source *src, struct ftp_src_conn *c)
 	ftp_source_reap(src, false);
 	mutex_lock(&src->lock);
 	if (src->nr_conns >= FTP_SRC_MAX_CONNS)
-		goto refuse;
+		goto err_release_sock;
 	c->task = kthread_create(ftp_source_conn_thread, c, "ftpage-src/%s",
 				 r->name);
 	if (IS_ERR(c->task))
-		goto refuse;
+		goto err_release_sock;
 	get_task_struct(c->task);
 	list_add_tail(&c->node, &src->conns);
 	src->nr_conns++;
@@ -365,7 +378,7 @@ static void ftp_source_add_conn(struct ftp_source *src, struct ftp_src_conn *c)
 	mutex_unlock(&src->lock);
 	return;
 
-refuse:
+err_release_sock:
 	mutex_unlock(&src->lock);
 	pr_warn_ratelimited("region %s: too many connections, %pISpc dropped\n",
 			    r->name, &c->peer);
@@ -430,8 +443,11 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 		       r->state != FTPAGE_STATE_FROZEN))
 		goto err_unlock;
 	ret = ftp_sock_listen(net, addr, addrlen, &src->listener);
-	if (ret)
+	if (ret) {
+		pr_err("region %s: cannot listen on %pISpc: %d\n", r->name,
+		       addr, ret);
 		goto err_unlock;
+	}
 	src->listen_task = kthread_run(ftp_source_listen_thread, src,
 				       "ftpage-listen/%s", r->name);
 	if (IS_ERR(src->listen_task)) {
@@ -439,7 +455,8 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 		goto err_release_listener;
 	}
 	get_task_struct(src->listen_task);
-	r->src = src;
+	/* Readers (status, stop) look at r->src without r->lock. */
+	smp_store_release(&r->src, src);
 	mutex_unlock(&r->lock);
 	pr_info("region %s: serving on %pISpc\n", r->name, addr);
 	return 0;
@@ -451,15 +468,13 @@ err_unlock:
 	kvfree(src->sent);
 err_free_src:
 	kfree(src);
-	if (ret)
-		pr_err("region %s: cannot serve on %pISpc: %d\n", r->name, addr, ret);
 	return ret;
 }
 
 /* Stop listening and close every connection. Idempotent. */
 void ftp_source_stop(struct ftp_region *r)
 {
-	struct ftp_source *src = r->src;
+	struct ftp_source *src = smp_load_acquire(&r->src);
 
 	if (!src || !src->listen_task)
 		return;
@@ -486,7 +501,7 @@ void ftp_source_free(struct ftp_region *r)
 
 void ftp_source_status(struct ftp_region *r, struct ftpage_status *st)
 {
-	struct ftp_source *src = r->src;
+	struct ftp_source *src = smp_load_acquire(&r->src);
 	struct ftp_src_conn *c;
 
 	if (!src)

@@ -2,9 +2,6 @@
 /*
  * In-kernel TCP: sockets in the caller's network namespace, whole-message
  * send and receive, and framing of protocol messages.
- *
- * Kernel sockets hold no reference on their namespace, so every ftp_sock
- * holds one itself until it is released.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -21,17 +18,15 @@
 #include "ftpage.h"
 #include "transport.h"
 
+/*
+ * Kernel sockets (sock_create_kern) hold no reference on their network
+ * namespace, and TCP timers of a closing socket may outlive us: create
+ * them as ordinary sockets of the ioctl caller, which pin the namespace,
+ * and whose accepted children inherit that.
+ */
 static int ftp_sock_create(struct net *net, int family, struct ftp_sock *fs)
 {
-	int ret;
-
-	ret = sock_create_kern(net, family, SOCK_STREAM, IPPROTO_TCP, &fs->sock);
-	if (ret)
-		return ret;
-	fs->net = get_net(net);
-	/* Page faults wait on these sockets: no reclaim recursion into I/O. */
-	fs->sock->sk->sk_allocation = GFP_NOIO;
-	return 0;
+	return __sock_create(net, family, SOCK_STREAM, IPPROTO_TCP, &fs->sock, 0);
 }
 
 void ftp_sock_release(struct ftp_sock *fs)
@@ -39,9 +34,7 @@ void ftp_sock_release(struct ftp_sock *fs)
 	if (!fs->sock)
 		return;
 	sock_release(fs->sock);
-	put_net(fs->net);
 	fs->sock = NULL;
-	fs->net = NULL;
 }
 
 /* Wake up whoever is blocked on the socket; the owner releases it later. */
@@ -51,27 +44,51 @@ void ftp_sock_shutdown(struct ftp_sock *fs)
 		kernel_sock_shutdown(fs->sock, SHUT_RDWR);
 }
 
-static void ftp_sock_tune(struct socket *sock, unsigned int timeout_ms)
+static void ftp_sock_set_sndtimeo(struct socket *sock, unsigned int timeout_ms)
 {
 	struct sock *sk = sock->sk;
-	long t = msecs_to_jiffies(timeout_ms);
 
-	tcp_sock_set_nodelay(sk);
-	/* Close at once on teardown instead of lingering in FIN states. */
-	sock_no_linger(sk);
 	lock_sock(sk);
-	WRITE_ONCE(sk->sk_sndtimeo, t);
+	WRITE_ONCE(sk->sk_sndtimeo, msecs_to_jiffies(timeout_ms));
 	release_sock(sk);
 }
 
-/* Bounded receive for handshakes; 0 = wait forever (data channels). */
-void ftp_sock_set_rcvtimeo(struct ftp_sock *fs, unsigned int timeout_ms)
+/* Options of every data connection. */
+static void ftp_sock_tune(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	/* Page faults wait on these sockets: no reclaim recursion into I/O. */
+	sk->sk_allocation = GFP_NOIO;
+	/* Never share current->task_frag with a sender we faulted inside. */
+	sk->sk_use_task_frag = false;
+	tcp_sock_set_nodelay(sk);
+	/* Close at once on teardown instead of lingering in FIN states. */
+	sock_no_linger(sk);
+	/*
+	 * A peer host that vanished without a RST must still end the
+	 * connection: probe an idle link, and give up on unacknowledged data.
+	 */
+	sock_set_keepalive(sk);
+	tcp_sock_set_keepidle(sk, FTP_KEEPALIVE_IDLE_S);
+	tcp_sock_set_keepintvl(sk, FTP_KEEPALIVE_INTVL_S);
+	tcp_sock_set_keepcnt(sk, FTP_KEEPALIVE_CNT);
+	tcp_sock_set_user_timeout(sk, FTP_USER_TIMEOUT_MS);
+	ftp_sock_set_sndtimeo(sock, FTP_USER_TIMEOUT_MS);
+}
+
+/*
+ * Bound the receives of a handshake to @timeout_ms in all; 0 returns to
+ * waiting forever (data channels, whose liveness keepalive watches).
+ */
+void ftp_sock_set_deadline(struct ftp_sock *fs, unsigned int timeout_ms)
 {
 	struct sock *sk = fs->sock->sk;
+	long t = msecs_to_jiffies(timeout_ms);
 
+	fs->deadline = timeout_ms ? jiffies + t : 0;
 	lock_sock(sk);
-	WRITE_ONCE(sk->sk_rcvtimeo,
-		   timeout_ms ? msecs_to_jiffies(timeout_ms) : MAX_SCHEDULE_TIMEOUT);
+	WRITE_ONCE(sk->sk_rcvtimeo, timeout_ms ? t : MAX_SCHEDULE_TIMEOUT);
 	release_sock(sk);
 }
 
@@ -84,6 +101,8 @@ int ftp_sock_listen(struct net *net, const struct sockaddr_storage *addr,
 	if (ret)
 		return ret;
 	sock_set_reuseaddr(fs->sock->sk);
+	/* Accepted sockets clone this one's options. */
+	ftp_sock_tune(fs->sock);
 	ret = kernel_bind(fs->sock, (struct sockaddr *)addr, addrlen);
 	if (!ret)
 		ret = kernel_listen(fs->sock, 16);
@@ -99,9 +118,7 @@ int ftp_sock_accept(struct ftp_sock *listener, struct ftp_sock *fs)
 	ret = kernel_accept(listener->sock, &fs->sock, 0);
 	if (ret)
 		return ret;
-	fs->net = get_net(listener->net);
-	fs->sock->sk->sk_allocation = GFP_NOIO;
-	ftp_sock_tune(fs->sock, ftp_fault_timeout_ms);
+	ftp_sock_tune(fs->sock);
 	return 0;
 }
 
@@ -113,11 +130,16 @@ int ftp_sock_connect(struct net *net, const struct sockaddr_storage *addr,
 	ret = ftp_sock_create(net, addr->ss_family, fs);
 	if (ret)
 		return ret;
-	ftp_sock_tune(fs->sock, ftp_fault_timeout_ms);
+	ftp_sock_tune(fs->sock);
+	/* A blocking connect waits up to sk_sndtimeo: bound it tighter. */
+	ftp_sock_set_sndtimeo(fs->sock, FTP_HANDSHAKE_TIMEOUT_MS);
 	ret = kernel_connect(fs->sock, (struct sockaddr *)addr, addrlen, 0);
-	if (ret)
+	if (ret) {
 		ftp_sock_release(fs);
-	return ret;
+		return ret == -EINPROGRESS || ret == -EAGAIN ? -ETIMEDOUT : ret;
+	}
+	ftp_sock_set_sndtimeo(fs->sock, FTP_USER_TIMEOUT_MS);
+	return 0;
 }
 
 /* Send all of @vec; 0 or a negative errno. */
@@ -136,7 +158,10 @@ int ftp_sock_sendv(struct ftp_sock *fs, struct kvec *vec, size_t nr, size_t len)
 	return 0;
 }
 
-/* Receive exactly @len bytes; -ECONNRESET when the peer closed. */
+/*
+ * Receive exactly @len bytes; -ECONNRESET when the peer closed. While a
+ * handshake deadline is set, a peer trickling bytes cannot hold us longer.
+ */
 int ftp_sock_recv(struct ftp_sock *fs, void *buf, size_t len)
 {
 	struct kvec vec = { .iov_base = buf, .iov_len = len };
@@ -145,11 +170,13 @@ int ftp_sock_recv(struct ftp_sock *fs, void *buf, size_t len)
 
 	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &vec, 1, len);
 	while (msg_data_left(&msg)) {
+		if (fs->deadline && time_after(jiffies, fs->deadline))
+			return -ETIMEDOUT;
 		ret = sock_recvmsg(fs->sock, &msg, MSG_WAITALL);
 		if (ret == 0)
 			return -ECONNRESET;
 		if (ret < 0)
-			return ret;
+			return ret == -EAGAIN ? -ETIMEDOUT : ret;
 		atomic64_add(ret, &fs->bytes_rx);
 	}
 	return 0;

@@ -11,20 +11,25 @@ struct net;
 
 struct ftp_sock {
 	struct socket *sock;
-	struct net *net;	/* referenced while sock exists */
+	unsigned long deadline;	/* jiffies; 0 = none (see set_deadline) */
 	atomic64_t bytes_tx;
 	atomic64_t bytes_rx;
 };
 
-/* How long a handshake message may take to arrive. */
+/* How long a connect, or a whole handshake, may take. */
 #define FTP_HANDSHAKE_TIMEOUT_MS	5000
+/* Dead-peer detection on data connections (keepalive, TCP_USER_TIMEOUT). */
+#define FTP_KEEPALIVE_IDLE_S		5
+#define FTP_KEEPALIVE_INTVL_S		2
+#define FTP_KEEPALIVE_CNT		5
+#define FTP_USER_TIMEOUT_MS		15000
 
 int ftp_sock_listen(struct net *net, const struct sockaddr_storage *addr,
 		    int addrlen, struct ftp_sock *fs);
 int ftp_sock_accept(struct ftp_sock *listener, struct ftp_sock *fs);
 int ftp_sock_connect(struct net *net, const struct sockaddr_storage *addr,
 		     int addrlen, struct ftp_sock *fs);
-void ftp_sock_set_rcvtimeo(struct ftp_sock *fs, unsigned int timeout_ms);
+void ftp_sock_set_deadline(struct ftp_sock *fs, unsigned int timeout_ms);
 void ftp_sock_shutdown(struct ftp_sock *fs);
 void ftp_sock_release(struct ftp_sock *fs);
 

@@ -23,7 +23,8 @@
 #define FTPAGE_CONTROL_PATH	"/dev/ftpage/control"
 #define FTPAGE_DEV_DIR		"/dev/ftpage"
 
-/* A region name: 1..FTPAGE_NAME_MAX-1 bytes of [A-Za-z0-9_.-], not
+/*
+ * A region name: 1..FTPAGE_NAME_MAX-1 bytes of [A-Za-z0-9_.-], not
  * starting with '.', and not "control".
  */
 #define FTPAGE_NAME_MAX		32
@@ -97,7 +98,8 @@ struct ftpage_region_ref {
  * sockaddr_in6 of @addrlen bytes; a zero port means the module's "port"
  * parameter. Sockets live in the caller's network namespace.
  */
-/* ftpage_peer.flags for SERVE: answer page requests but push nothing
+/*
+ * ftpage_peer.flags for SERVE: answer page requests but push nothing
  * (measuring or testing demand paging alone).
  */
 #define FTPAGE_SERVE_NO_PUSH	(1U << 0)
