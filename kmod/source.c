@@ -268,8 +268,12 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	}
 	if (strncmp((char *)hello->region, r->name, sizeof(hello->region)))
 		return ftp_source_refuse(c, FTP_ERR_NO_REGION, -ENOENT);
-	if (le64_to_cpu(hello->region_size) != r->size)
+	if (le64_to_cpu(hello->region_size) != r->size) {
+		pr_warn_ratelimited("region %s: %pISpc has a region of %llu bytes, ours has %llu\n",
+				    r->name, &c->peer,
+				    le64_to_cpu(hello->region_size), r->size);
 		return ftp_source_refuse(c, FTP_ERR_SIZE, -EINVAL);
+	}
 	if (ftp_region_is_dead(r))
 		return ftp_source_refuse(c, FTP_ERR_SHUTDOWN, -ESHUTDOWN);
 
@@ -324,6 +328,9 @@ static int ftp_source_conn_thread(void *arg)
 	else if (ret && c->kind && !kthread_should_stop())
 		pr_info("region %s: %pISpc disconnected (%d)\n", r->name,
 			&c->peer, ret);
+	/* A refused or failed peer sees the close now, not at the next reap. */
+	if (ret)
+		ftp_sock_shutdown(&c->fs);
 	WRITE_ONCE(c->done, true);
 	ftp_thread_idle_until_stop();
 	return ret;

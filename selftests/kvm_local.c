@@ -22,7 +22,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,58 +35,19 @@
 #include <linux/ftpage.h>
 
 #include "kvm_guest.h"
+#include "tap.h"
 
-#define KSFT_PASS	0
 #define KSFT_FAIL	1
 #define KSFT_SKIP	4
 
 #define NR_TESTS	10
 
-static int test_nr;
-static int nr_failed;
-
-static void tap_result(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void tap_result(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d ", ok ? "" : "not ", ++test_nr);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		nr_failed++;
-}
-
-static void tap_skip(const char *desc, const char *why)
-{
-	printf("ok %d %s # SKIP %s\n", ++test_nr, desc, why);
-	fflush(stdout);
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
+/* Tests never reached (a prerequisite failed) count as failed. */
 static int finish(void)
 {
-	/* Tests never reached (a prerequisite failed) count as failed. */
-	while (test_nr < NR_TESTS)
-		tap_result(false, "not run (an earlier step failed)");
-	printf("# totals: %d failed of %d\n", nr_failed, NR_TESTS);
-	return nr_failed ? KSFT_FAIL : KSFT_PASS;
+	while (tap_n < NR_TESTS)
+		tap_check(false, "not run (an earlier step failed)");
+	return tap_finish();
 }
 
 /* ---------------------------------------------------------------- */
@@ -221,9 +181,9 @@ static bool setup_region(struct ctx *c)
 	/* test 2: handshake */
 	c->ctl_fd = open(FTPAGE_CONTROL_PATH, O_RDWR | O_CLOEXEC);
 	if (c->ctl_fd < 0) {
-		diag("open %s: %s (is ftpage.ko loaded?)", FTPAGE_CONTROL_PATH,
+		tap_diag("open %s: %s (is ftpage.ko loaded?)", FTPAGE_CONTROL_PATH,
 		     strerror(errno));
-		tap_result(false, "ftpage control API handshake");
+		tap_check(false, "ftpage control API handshake");
 		return false;
 	}
 	memset(&api, 0, sizeof(api));
@@ -232,15 +192,15 @@ static bool setup_region(struct ctx *c)
 	ret = ioctl(c->ctl_fd, FTPAGE_IOC_API, &api);
 	if (ret < 0 || api.api != FTPAGE_API ||
 	    !(api.features & FTPAGE_FEATURE_LOCAL_REGION)) {
-		diag("FTPAGE_IOC_API: ret %d (%s), api %u, features 0x%llx",
+		tap_diag("FTPAGE_IOC_API: ret %d (%s), api %u, features 0x%llx",
 		     ret, ret < 0 ? strerror(errno) : "ok", api.api,
 		     (unsigned long long)api.features);
-		tap_result(false, "ftpage control API handshake");
+		tap_check(false, "ftpage control API handshake");
 		return false;
 	}
-	diag("ftpage API %u, features 0x%llx, ioctls 0x%llx", api.api,
+	tap_diag("ftpage API %u, features 0x%llx, ioctls 0x%llx", api.api,
 	     (unsigned long long)api.features, (unsigned long long)api.ioctls);
-	tap_result(true, "ftpage control API handshake");
+	tap_check(true, "ftpage control API handshake");
 
 	/* test 3: create, open, map */
 	memset(&cr, 0, sizeof(cr));
@@ -249,16 +209,16 @@ static bool setup_region(struct ctx *c)
 	cr.role = FTPAGE_ROLE_SOURCE;
 	ret = ioctl(c->ctl_fd, FTPAGE_IOC_CREATE, &cr);
 	if (ret < 0 && errno == EEXIST) {
-		diag("region '%s' exists (left over from an earlier run?): "
+		tap_diag("region '%s' exists (left over from an earlier run?): "
 		     "destroying it", c->o.name);
 		if (ftpage_destroy(c) < 0)
-			diag("FTPAGE_IOC_DESTROY: %s", strerror(errno));
+			tap_diag("FTPAGE_IOC_DESTROY: %s", strerror(errno));
 		ret = ioctl(c->ctl_fd, FTPAGE_IOC_CREATE, &cr);
 	}
 	if (ret < 0) {
-		diag("FTPAGE_IOC_CREATE '%s' size %llu: %s", c->o.name,
+		tap_diag("FTPAGE_IOC_CREATE '%s' size %llu: %s", c->o.name,
 		     (unsigned long long)c->o.size, strerror(errno));
-		tap_result(false, "create, open and map a %llu MiB region",
+		tap_check(false, "create, open and map a %llu MiB region",
 			   (unsigned long long)(c->o.size >> 20));
 		return false;
 	}
@@ -266,37 +226,37 @@ static bool setup_region(struct ctx *c)
 	snprintf(path, sizeof(path), "%s/%s", FTPAGE_DEV_DIR, c->o.name);
 	c->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (c->fd < 0) {
-		diag("open %s: %s", path, strerror(errno));
-		tap_result(false, "create, open and map a %llu MiB region",
+		tap_diag("open %s: %s", path, strerror(errno));
+		tap_check(false, "create, open and map a %llu MiB region",
 			   (unsigned long long)(c->o.size >> 20));
 		return false;
 	}
 	c->mem = mmap(NULL, c->o.size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      c->fd, 0);
 	if (c->mem == MAP_FAILED) {
-		diag("mmap %s MAP_SHARED %llu bytes: %s", path,
+		tap_diag("mmap %s MAP_SHARED %llu bytes: %s", path,
 		     (unsigned long long)c->o.size, strerror(errno));
-		tap_result(false, "create, open and map a %llu MiB region",
+		tap_check(false, "create, open and map a %llu MiB region",
 			   (unsigned long long)(c->o.size >> 20));
 		return false;
 	}
 	/* second open + separate mapping, for host-side checks */
 	c->fd2 = open(path, O_RDWR | O_CLOEXEC);
 	if (c->fd2 < 0) {
-		diag("second open %s: %s", path, strerror(errno));
-		tap_result(false, "create, open and map a %llu MiB region",
+		tap_diag("second open %s: %s", path, strerror(errno));
+		tap_check(false, "create, open and map a %llu MiB region",
 			   (unsigned long long)(c->o.size >> 20));
 		return false;
 	}
 	c->mem2 = mmap(NULL, c->o.size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		       c->fd2, 0);
 	if (c->mem2 == MAP_FAILED) {
-		diag("second mmap %s: %s", path, strerror(errno));
-		tap_result(false, "create, open and map a %llu MiB region",
+		tap_diag("second mmap %s: %s", path, strerror(errno));
+		tap_check(false, "create, open and map a %llu MiB region",
 			   (unsigned long long)(c->o.size >> 20));
 		return false;
 	}
-	tap_result(true, "create, open and map a %llu MiB region",
+	tap_check(true, "create, open and map a %llu MiB region",
 		   (unsigned long long)(c->o.size >> 20));
 	return true;
 }
@@ -307,14 +267,14 @@ static bool setup_anon(struct ctx *c)
 	c->mem = mmap(NULL, c->o.size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (c->mem == MAP_FAILED) {
-		diag("mmap anonymous %llu bytes: %s",
+		tap_diag("mmap anonymous %llu bytes: %s",
 		     (unsigned long long)c->o.size, strerror(errno));
-		tap_result(false, "map %llu MiB of anonymous memory",
+		tap_check(false, "map %llu MiB of anonymous memory",
 			   (unsigned long long)(c->o.size >> 20));
 		return false;
 	}
 	c->mem2 = c->mem;	/* no second view of anonymous memory */
-	tap_result(true, "map %llu MiB of anonymous memory",
+	tap_check(true, "map %llu MiB of anonymous memory",
 		   (unsigned long long)(c->o.size >> 20));
 	return true;
 }
@@ -325,7 +285,7 @@ static void report_vcpu_errors(struct kg_vm *vm)
 
 	for (i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].state == KG_VCPU_FAILED)
-			diag("%s", vm->vcpus[i].err);
+			tap_diag("%s", vm->vcpus[i].err);
 }
 
 /* Run program prog on every vCPU with args[]; returns false on any error. */
@@ -338,7 +298,7 @@ static bool run_all(struct ctx *c, enum kg_prog prog,
 
 	for (i = 0; i < c->o.vcpus; i++) {
 		if (kg_vcpu_setup(c->vm, i, prog, &args[i])) {
-			diag("%s", c->vm->err);
+			tap_diag("%s", c->vm->err);
 			return false;
 		}
 	}
@@ -421,13 +381,13 @@ static bool host_verify(struct ctx *c)
 	uint64_t t0 = kg_now_ns();
 
 	if (pipe(pfd)) {
-		diag("pipe: %s", strerror(errno));
+		tap_diag("pipe: %s", strerror(errno));
 		return false;
 	}
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0) {
-		diag("fork: %s", strerror(errno));
+		tap_diag("fork: %s", strerror(errno));
 		return false;
 	}
 	if (!pid) {
@@ -440,21 +400,21 @@ static bool host_verify(struct ctx *c)
 	waitpid(pid, &status, 0);
 	if (n != (ssize_t)sizeof(r) || !WIFEXITED(status) ||
 	    WEXITSTATUS(status)) {
-		diag("host checker process died (status 0x%x)", status);
+		tap_diag("host checker process died (status 0x%x)", status);
 		return false;
 	}
 	if (r.err) {
-		diag("host checker: %s: %s", r.where, strerror(r.err));
+		tap_diag("host checker: %s: %s", r.where, strerror(r.err));
 		return false;
 	}
-	diag("host process (own %s): %llu pages checked in %.3f s, "
+	tap_diag("host process (own %s): %llu pages checked in %.3f s, "
 	     "%llu mismatching%s", c->o.anon ? "fork-inherited mapping" :
 	     "open + mmap", (unsigned long long)r.checked,
 	     (double)(kg_now_ns() - t0) / 1e9,
 	     (unsigned long long)r.mismatches,
 	     r.first_bad >= 0 ? " (first below)" : "");
 	if (r.first_bad >= 0)
-		diag("first mismatching page: %lld", (long long)r.first_bad);
+		tap_diag("first mismatching page: %lld", (long long)r.first_bad);
 	return r.checked == c->pages && !r.mismatches;
 }
 
@@ -476,11 +436,11 @@ static bool pread_verify(struct ctx *c)
 				  (off_t)p * KG_PAGE_SIZE);
 
 		if (n != (ssize_t)sizeof(buf)) {
-			diag("pread page %u: %zd (%s)", p, n,
+			tap_diag("pread page %u: %zd (%s)", p, n,
 			     n < 0 ? strerror(errno) : "short read");
 			bad++;
 		} else if (!kg_pattern_check(buf, p, c->o.seed)) {
-			diag("pread page %u: content differs from the pattern",
+			tap_diag("pread page %u: content differs from the pattern",
 			     p);
 			bad++;
 		}
@@ -494,10 +454,10 @@ static bool check_status(struct ctx *c)
 	bool ok = true;
 
 	if (ftpage_status(c, &st) < 0) {
-		diag("FTPAGE_IOC_STATUS: %s", strerror(errno));
+		tap_diag("FTPAGE_IOC_STATUS: %s", strerror(errno));
 		return false;
 	}
-	diag("status: role %u state %u openers %u size %llu pages_total %llu "
+	tap_diag("status: role %u state %u openers %u size %llu pages_total %llu "
 	     "pages_present %llu faults %llu write_faults %llu zero_fills "
 	     "%llu refused_writes %llu errors %llu", st.role, st.state,
 	     st.openers, (unsigned long long)st.size,
@@ -510,7 +470,7 @@ static bool check_status(struct ctx *c)
 	     (unsigned long long)st.errors);
 #define EXPECT(cond) do {						\
 		if (!(cond)) {						\
-			diag("expected " #cond);			\
+			tap_diag("expected " #cond);			\
 			ok = false;					\
 		}							\
 	} while (0)
@@ -564,17 +524,17 @@ int main(int argc, char **argv)
 			return KSFT_SKIP;
 		}
 		printf("1..%d\n", NR_TESTS);
-		diag("%s", err);
-		tap_result(false, "open /dev/kvm");
+		tap_diag("%s", err);
+		tap_check(false, "open /dev/kvm");
 		return finish();
 	}
 	printf("1..%d\n", NR_TESTS);
-	diag("%u vCPUs, %llu MiB (%u pages), seed 0x%08x, %s order, %s, "
+	tap_diag("%u vCPUs, %llu MiB (%u pages), seed 0x%08x, %s order, %s, "
 	     "timeout %u s", c.o.vcpus, (unsigned long long)(c.o.size >> 20),
 	     c.pages, c.o.seed, c.o.sequential ? "sequential" : "scrambled",
 	     c.o.anon ? "anonymous memory" : "ftpage region",
 	     c.o.timeout_s);
-	tap_result(true, "open /dev/kvm (API version %d)", KVM_API_VERSION);
+	tap_check(true, "open /dev/kvm (API version %d)", KVM_API_VERSION);
 
 	/* tests 2, 3 */
 	if (!(c.o.anon ? setup_anon(&c) : setup_region(&c)))
@@ -583,29 +543,29 @@ int main(int argc, char **argv)
 	/* test 4: VM */
 	c.vm = kg_vm_create(c.o.vcpus, err, sizeof(err));
 	if (!c.vm) {
-		diag("%s", err);
-		tap_result(false, "create a VM with %u vCPUs, RAM at GPA 0",
+		tap_diag("%s", err);
+		tap_check(false, "create a VM with %u vCPUs, RAM at GPA 0",
 			   c.o.vcpus);
 		goto teardown;
 	}
 	if (kg_vm_add_memslot(c.vm, 0, 0, c.mem, c.o.size)) {
-		diag("%s", c.vm->err);
-		tap_result(false, "create a VM with %u vCPUs, RAM at GPA 0",
+		tap_diag("%s", c.vm->err);
+		tap_check(false, "create a VM with %u vCPUs, RAM at GPA 0",
 			   c.o.vcpus);
 		goto teardown;
 	}
-	tap_result(true, "create a VM with %u vCPUs, RAM at GPA 0",
+	tap_check(true, "create a VM with %u vCPUs, RAM at GPA 0",
 		   c.o.vcpus);
 
 	/* test 5: stamp */
 	kg_split_range(args, c.o.vcpus, 0, c.pages, c.o.seed,
 		       !c.o.sequential);
 	for (i = 0; i < c.o.vcpus; i++)
-		diag("vCPU %u: pages %u..%u, stride %u, start %u", i,
+		tap_diag("vCPU %u: pages %u..%u, stride %u, start %u", i,
 		     args[i].first, args[i].first + args[i].count - 1,
 		     args[i].stride, args[i].start);
 	if (!run_all(&c, KG_PROG_STAMP, args, &secs)) {
-		tap_result(false, "guest stamps every page and reads it back");
+		tap_check(false, "guest stamps every page and reads it back");
 		goto teardown;
 	} else {
 		bool ok = true;
@@ -614,7 +574,7 @@ int main(int argc, char **argv)
 			struct kg_vcpu *v = &c.vm->vcpus[i];
 			uint32_t want = kg_pattern_range_sum(&args[i]);
 
-			diag("vCPU %u: %u pages in %.3f s (%.0f pages/s), "
+			tap_diag("vCPU %u: %u pages in %.3f s (%.0f pages/s), "
 			     "%llu exits, sum 0x%08x, expected 0x%08x", i,
 			     args[i].count, kg_vcpu_seconds(v),
 			     kg_vcpu_seconds(v) > 0 ? args[i].count /
@@ -623,11 +583,11 @@ int main(int argc, char **argv)
 			if (v->result != want)
 				ok = false;
 		}
-		diag("guest stamp run: %u pages in %.3f s, %.0f pages/s "
+		tap_diag("guest stamp run: %u pages in %.3f s, %.0f pages/s "
 		     "(%.1f MiB/s written and re-read)", c.pages, secs,
 		     secs > 0 ? c.pages / secs : 0.0,
 		     secs > 0 ? (double)c.o.size / (1 << 20) / secs : 0.0);
-		tap_result(ok, "guest stamps every page and reads it back "
+		tap_check(ok, "guest stamps every page and reads it back "
 			   "(%u vCPUs, sums match the model)", c.o.vcpus);
 	}
 
@@ -663,26 +623,26 @@ int main(int argc, char **argv)
 			}
 			if (i == 1) {
 				w[77] = save;
-				diag("guest verify after a host write to page "
+				tap_diag("guest verify after a host write to page "
 				     "%u: %u mismatching, first %d", victim,
 				     mism, (int)first);
 				if (mism != 1 || first != victim)
 					ok = false;
 			} else {
-				diag("guest verify run %u: %u mismatching "
+				tap_diag("guest verify run %u: %u mismatching "
 				     "pages%s, %.3f s", i, mism,
 				     mism ? "" : " (want 0)", secs);
 				if (mism)
 					ok = false;
 			}
 		}
-		tap_result(ok, "guest verify: 0 bad pages, sees a host write "
+		tap_check(ok, "guest verify: 0 bad pages, sees a host write "
 			   "through %s", c.o.anon ? "the same mapping" :
 			   "a second mapping");
 	}
 
 	/* test 7: host process, own mapping */
-	tap_result(host_verify(&c), "host process sees the guest's pattern "
+	tap_check(host_verify(&c), "host process sees the guest's pattern "
 		   "in every page");
 
 	/* tests 8, 9 */
@@ -691,33 +651,33 @@ int main(int argc, char **argv)
 		tap_skip("region counters: every page present, zero-filled "
 			 "once", "--anon");
 	} else {
-		tap_result(pread_verify(&c), "pread of sampled pages matches");
-		tap_result(check_status(&c), "region counters: every page "
+		tap_check(pread_verify(&c), "pread of sampled pages matches");
+		tap_check(check_status(&c), "region counters: every page "
 			   "present, zero-filled once");
 	}
 
 teardown:
 	/* test 10 (cleanup happens even when an earlier step failed) */
 	{
-		bool ok = true, reached = test_nr >= 9;
+		bool ok = true, reached = tap_n >= 9;
 
 		kg_vm_destroy(c.vm);
 		c.vm = NULL;
 		if (c.mem != MAP_FAILED && munmap(c.mem, c.o.size)) {
-			diag("munmap: %s", strerror(errno));
+			tap_diag("munmap: %s", strerror(errno));
 			ok = false;
 		}
 		if (!c.o.anon && c.mem2 != MAP_FAILED &&
 		    munmap(c.mem2, c.o.size)) {
-			diag("munmap (second mapping): %s", strerror(errno));
+			tap_diag("munmap (second mapping): %s", strerror(errno));
 			ok = false;
 		}
 		if ((c.fd >= 0 && close(c.fd)) || (c.fd2 >= 0 && close(c.fd2))) {
-			diag("close: %s", strerror(errno));
+			tap_diag("close: %s", strerror(errno));
 			ok = false;
 		}
 		if (c.region_created && ftpage_destroy(&c) < 0) {
-			diag("FTPAGE_IOC_DESTROY with nothing open: %s",
+			tap_diag("FTPAGE_IOC_DESTROY with nothing open: %s",
 			     strerror(errno));
 			ok = false;
 		} else if (c.region_created) {
@@ -725,23 +685,23 @@ teardown:
 			char path[64 + FTPAGE_NAME_MAX];
 
 			if (ftpage_status(&c, &st) == 0) {
-				diag("region still known after destroy (state "
+				tap_diag("region still known after destroy (state "
 				     "%u, openers %u)", st.state, st.openers);
 				ok = false;
 			} else {
-				diag("STATUS after destroy: %s (expected)",
+				tap_diag("STATUS after destroy: %s (expected)",
 				     strerror(errno));
 			}
 			snprintf(path, sizeof(path), "%s/%s", FTPAGE_DEV_DIR,
 				 c.o.name);
 			if (access(path, F_OK) == 0)
-				diag("note: %s still exists after destroy",
+				tap_diag("note: %s still exists after destroy",
 				     path);
 		}
 		if (c.ctl_fd >= 0)
 			close(c.ctl_fd);
 		if (reached)
-			tap_result(ok, c.o.anon ? "teardown: destroy the VM, "
+			tap_check(ok, c.o.anon ? "teardown: destroy the VM, "
 				   "unmap" : "teardown: destroy the VM, unmap, "
 				   "close, destroy the region");
 	}

@@ -21,6 +21,8 @@ static inline void tap_plan(int n)
 }
 
 static inline void tap_diag(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static inline void tap_diag(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -33,6 +35,8 @@ static inline void tap_diag(const char *fmt, ...)
 }
 
 /* Record one check; returns @ok so callers can bail out of a sequence. */
+static inline int tap_check(int ok, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static inline int tap_check(int ok, const char *fmt, ...)
 {
 	va_list ap;
@@ -67,6 +71,35 @@ static inline int tap_check(int ok, const char *fmt, ...)
 			  __r < 0 ? ": " : "",				\
 			  __r < 0 ? strerror(__e) : "");		\
 	})
+
+/* tap_ok_call() with a printf-style description. */
+static inline int tap_call_result(long r, int e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static inline int tap_call_result(long r, int e, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return tap_check(r >= 0, "%s%s%s", what, r < 0 ? ": " : "",
+			 r < 0 ? strerror(e) : "");
+}
+
+#define tap_call(call, ...)						\
+	({								\
+		long __r = (long)(call);				\
+		int __e = errno;					\
+		tap_call_result(__r, __e, __VA_ARGS__);			\
+	})
+
+/* One check reported as skipped ("ok N desc # SKIP why"). */
+static inline void tap_skip(const char *desc, const char *why)
+{
+	printf("ok %d %s # SKIP %s\n", ++tap_n, desc, why);
+	fflush(stdout);
+}
 
 /* Exit 4 (kselftest skip) unless CI=true, where a skip is a failure. */
 static inline void tap_skip_all(const char *why)

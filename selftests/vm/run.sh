@@ -125,8 +125,6 @@ else
 fi
 [ ${#SELECT[@]} -gt 0 ] || { echo "run.sh: no tests" >&2; exit 2; }
 
-needs_module() { [[ " ${FLAGS[$1]} " != *" noload "* ]]; }
-
 # ---- results ----------------------------------------------------------------
 
 PASSED=0
@@ -541,12 +539,11 @@ for k in "${KERNELS[@]}"; do
 		result "$k" "$name" fail "build failure: no ${SRC[$name]}"
 	done
 
-	# the module, if a selected test loads it
+	# the module: every test needs it packed (noload tests insmod it
+	# themselves, with parameters of their own)
 	KO=
-	MOD_OK=1
-	for name in "${RUNNABLE[@]}"; do
-		needs_module "$name" || continue
-		MOD_OK=0
+	MOD_OK=0
+	if [ ${#RUNNABLE[@]} -gt 0 ]; then
 		stage_begin
 		if [ -n "${FTP_KO_DIR:-}" ]; then
 			KO="$FTP_KO_DIR/$ABI/ftpage.ko"
@@ -566,14 +563,13 @@ for k in "${KERNELS[@]}"; do
 			fi
 			stage_end "$k module build"
 		fi
-		break
-	done
+	fi
 
 	SINGLE=()
 	TWOVM=()
 	PACK=()
 	for name in "${RUNNABLE[@]}"; do
-		if [ $MOD_OK = 0 ] && needs_module "$name"; then
+		if [ $MOD_OK = 0 ]; then
 			result "$k" "$name" fail "module build failed"
 			continue
 		fi

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Writes a seed corpus of valid message streams for proto_fuzz, one file
+ * per message type, using the same encoder the module uses.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "proto.h"
+
+static unsigned char buf[1 + 2 * (sizeof(struct ftp_hdr) + FTP_PROTO_MAX_PAYLOAD)];
+
+static size_t put(size_t off, unsigned int type, const void *fixed, __u32 flen,
+		  __u32 data_len, __u64 id)
+{
+	struct ftp_hdr h;
+
+	ftp_proto_hdr(&h, type, flen + data_len, id);
+	memcpy(buf + off, &h, sizeof(h));
+	memcpy(buf + off + sizeof(h), fixed, flen);
+	memset(buf + off + sizeof(h) + flen, 0xa5, data_len);
+	return off + sizeof(h) + flen + data_len;
+}
+
+static int save(const char *dir, const char *name, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f))
+		return 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ftp_msg_hello hello = {
+		.version_min = cpu_to_le16(1), .version_max = cpu_to_le16(1),
+		.channel = cpu_to_le16(FTP_CHAN_DEMAND), .generation = cpu_to_le16(7),
+		.session = cpu_to_le64(42), .region_size = cpu_to_le64(1 << 24),
+	};
+	struct ftp_msg_hello_ack ack = {
+		.version = cpu_to_le16(1), .region_pages = cpu_to_le64(4096),
+	};
+	struct ftp_msg_error err = { .code = cpu_to_le32(FTP_ERR_VERSION) };
+	struct ftp_msg_page pg = { .pgoff = cpu_to_le64(5) };
+	struct ftp_msg_range rg = { .pgoff = cpu_to_le64(16), .count = cpu_to_le64(64) };
+	int bad = 0;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: make_corpus DIR\n");
+		return 2;
+	}
+	memcpy(hello.region, "vm0", 3);
+	buf[0] = 12;	/* 4096 pages */
+	bad |= save(argv[1], "hello", put(1, FTP_MSG_HELLO, &hello, sizeof(hello), 0, 0));
+	bad |= save(argv[1], "hello_ack", put(1, FTP_MSG_HELLO_ACK, &ack, sizeof(ack), 0, 0));
+	bad |= save(argv[1], "error", put(1, FTP_MSG_ERROR, &err, sizeof(err), 0, 0));
+	bad |= save(argv[1], "page_req",
+		    put(put(1, FTP_MSG_PAGE_REQ, &pg, sizeof(pg), 0, ftp_id_make(7, 1)),
+			FTP_MSG_PAGE_REQ, &pg, sizeof(pg), 0, ftp_id_make(7, 2)));
+	bad |= save(argv[1], "page_data", put(1, FTP_MSG_PAGE_DATA, &pg, sizeof(pg),
+					      FTP_PROTO_PAGE_SIZE, ftp_id_make(7, 1)));
+	bad |= save(argv[1], "page_zero", put(1, FTP_MSG_PAGE_ZERO, &pg, sizeof(pg), 0, 0));
+	bad |= save(argv[1], "zero_range", put(1, FTP_MSG_ZERO_RANGE, &rg, sizeof(rg), 0, 0));
+	bad |= save(argv[1], "complete", put(1, FTP_MSG_COMPLETE, NULL, 0, 0, 0));
+	return bad;
+}

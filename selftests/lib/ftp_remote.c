@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Helpers for the remote-paging selftests; see ftp_remote.h. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ftp_remote.h"
+#include "kvm_guest.h"
+
+#define FTP_IO_CHUNK	(1u << 20)
+
+uint64_t ftp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void ftp_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+int ftp_sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	st = system(cmd);
+	if (st == -1 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static const char *ftp_tests_dir(void)
+{
+	const char *d = getenv("FTP_TESTS");
+
+	return d && *d ? d : "/tests";
+}
+
+int ftp_pair_setup(void)
+{
+	return ftp_sh(". '%s/lib.sh' && pair_setup >/dev/null && "
+		      "retry 20 0.2 nsenter --net=/host/run/netns/ftpb "
+		      "ping -c 1 -W 1 " FTP_PAIR_A_ADDR " >/dev/null",
+		      ftp_tests_dir()) ? -1 : 0;
+}
+
+void ftp_pair_teardown(void)
+{
+	ftp_sh(". '%s/lib.sh' && pair_teardown", ftp_tests_dir());
+}
+
+int ftp_netns_enter(const char *name)
+{
+	static int orig = -1;
+	char path[128];
+	int fd, ret, e;
+
+	if (orig < 0) {
+		orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (orig < 0)
+			return -1;
+	}
+	if (!name)
+		return setns(orig, CLONE_NEWNET);
+	snprintf(path, sizeof(path), "/host/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = setns(fd, CLONE_NEWNET);
+	e = errno;
+	close(fd);
+	errno = e;
+	return ret;
+}
+
+static int ftp_peer_cmd(int ctl, unsigned long cmd, const char *name,
+			const char *src_name, const char *ip,
+			unsigned int port, uint32_t flags)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(port) };
+	struct ftpage_peer p = {
+		.name = (uintptr_t)name,
+		.addr = (uintptr_t)&sin,
+		.addrlen = sizeof(sin),
+		.flags = flags,
+		.peer_name = (uintptr_t)src_name,
+	};
+
+	if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return ioctl(ctl, cmd, &p);
+}
+
+int ftp_serve(int ctl, const char *name, const char *ip, unsigned int port,
+	      uint32_t flags)
+{
+	return ftp_peer_cmd(ctl, FTPAGE_IOC_SERVE, name, NULL, ip, port, flags);
+}
+
+int ftp_pull(int ctl, const char *name, const char *src_name, const char *ip,
+	     unsigned int port)
+{
+	return ftp_peer_cmd(ctl, FTPAGE_IOC_PULL, name, src_name, ip, port, 0);
+}
+
+int ftp_wait_state(int ctl, const char *name, uint32_t want,
+		   unsigned int timeout_ms, struct ftpage_status *st)
+{
+	uint64_t end = ftp_now_ms() + timeout_ms;
+
+	for (;;) {
+		memset(st, 0, sizeof(*st));
+		st->name = (uintptr_t)name;
+		if (ioctl(ctl, FTPAGE_IOC_STATUS, st))
+			return -1;
+		if (st->state == want)
+			return 0;
+		if (ftp_now_ms() >= end)
+			return -1;
+		ftp_sleep_ms(50);
+	}
+}
+
+const char *ftp_state_str(uint32_t s)
+{
+	static const char *const n[] = {
+		[FTPAGE_STATE_LOCAL] = "local", [FTPAGE_STATE_FROZEN] = "frozen",
+		[FTPAGE_STATE_EMPTY] = "empty", [FTPAGE_STATE_DEAD] = "dead",
+		[FTPAGE_STATE_PULLING] = "pulling",
+		[FTPAGE_STATE_COMPLETE] = "complete",
+		[FTPAGE_STATE_BROKEN] = "broken",
+	};
+
+	return s < sizeof(n) / sizeof(n[0]) && n[s] ? n[s] : "?";
+}
+
+const char *ftp_ferr_str(uint32_t e)
+{
+	static const char *const n[] = {
+		[FTPAGE_FERR_NONE] = "none", [FTPAGE_FERR_TIMEOUT] = "timeout",
+		[FTPAGE_FERR_LINK] = "link", [FTPAGE_FERR_DETACHED] = "detached",
+		[FTPAGE_FERR_FROZEN] = "frozen", [FTPAGE_FERR_DEAD] = "dead",
+	};
+
+	return e < sizeof(n) / sizeof(n[0]) && n[e] ? n[e] : "?";
+}
+
+#define U(x) ((unsigned long long)(x))
+void ftp_status_diag(const char *name, const struct ftpage_status *st)
+{
+	printf("# %s: %s %s, pages %llu known %llu present %llu, demand %llu "
+	       "fetched %llu pushed %llu served %llu zero %llu, rx %llu tx %llu, "
+	       "lat p50 %llu us p99 %llu us max %llu us, errors %llu last %s, "
+	       "connected %u\n", name,
+	       st->role == FTPAGE_ROLE_DEST ? "dest" : "source",
+	       ftp_state_str(st->state), U(st->pages_total), U(st->pages_known),
+	       U(st->pages_present), U(st->demand_faults), U(st->pages_fetched),
+	       U(st->pages_pushed), U(st->pages_served), U(st->zero_pages),
+	       U(st->bytes_rx), U(st->bytes_tx), U(st->fault_lat_p50_ns / 1000),
+	       U(st->fault_lat_p99_ns / 1000), U(st->fault_lat_max_ns / 1000),
+	       U(st->errors), ftp_ferr_str(st->last_error), st->connected);
+	fflush(stdout);
+}
+
+static int ftp_open_region(const char *name, int flags)
+{
+	char path[64 + FTPAGE_NAME_MAX];
+
+	snprintf(path, sizeof(path), FTPAGE_DEV_DIR "/%s", name);
+	return open(path, flags | O_CLOEXEC);
+}
+
+int64_t ftp_fill_pattern(const char *name, uint64_t size, uint32_t seed,
+			 ftp_page_pred want)
+{
+	uint8_t *buf = malloc(FTP_IO_CHUNK);
+	uint64_t off, p, written = 0;
+	int fd = ftp_open_region(name, O_RDWR);
+	int ret = -1;
+
+	if (fd < 0 || !buf) {
+		printf("# fill %s: %s\n", name, strerror(errno));
+		goto out;
+	}
+	for (off = 0; off < size; off += FTP_IO_CHUNK) {
+		uint64_t n = size - off < FTP_IO_CHUNK ? size - off : FTP_IO_CHUNK;
+		uint64_t first = off / KG_PAGE_SIZE, run = 0, i;
+
+		/* write runs of wanted pages */
+		for (i = 0; i <= n / KG_PAGE_SIZE; i++) {
+			p = first + i;
+			if (i < n / KG_PAGE_SIZE && (!want || want(p))) {
+				kg_pattern_fill(buf + run * KG_PAGE_SIZE,
+						(uint32_t)p, seed);
+				run++;
+				continue;
+			}
+			if (run) {
+				uint64_t at = (p - run) * KG_PAGE_SIZE;
+				ssize_t w = pwrite(fd, buf, run * KG_PAGE_SIZE,
+						   (off_t)at);
+
+				if (w != (ssize_t)(run * KG_PAGE_SIZE)) {
+					printf("# fill %s at %llu: %s\n", name,
+					       U(at), w < 0 ? strerror(errno) :
+					       "short write");
+					goto out;
+				}
+				written += run;
+				run = 0;
+			}
+		}
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return ret ? -1 : (int64_t)written;
+}
+
+int ftp_region_digest(const char *name, uint64_t size, uint32_t seed,
+		      struct ftp_digest *d)
+{
+	uint8_t *buf = malloc(FTP_IO_CHUNK);
+	int fd = ftp_open_region(name, O_RDONLY);
+	uint64_t off, h = 0xcbf29ce484222325ull;
+	int ret = -1;
+
+	memset(d, 0, sizeof(*d));
+	if (fd < 0 || !buf) {
+		printf("# digest %s: %s\n", name, strerror(errno));
+		goto out;
+	}
+	for (off = 0; off < size; off += FTP_IO_CHUNK) {
+		uint64_t n = size - off < FTP_IO_CHUNK ? size - off : FTP_IO_CHUNK;
+		ssize_t r = pread(fd, buf, n, (off_t)off);
+		uint64_t i, j;
+
+		if (r != (ssize_t)n) {
+			printf("# digest %s: pread at %llu: %s\n", name, U(off),
+			       r < 0 ? strerror(errno) : "short read");
+			goto out;
+		}
+		for (i = 0; i < n; i += KG_PAGE_SIZE) {
+			const uint64_t *w = (const uint64_t *)(buf + i);
+			uint64_t acc = 0, any = 0;
+
+			for (j = 0; j < KG_PAGE_SIZE / 8; j++) {
+				acc = (acc ^ w[j]) * 0x100000001b3ull;
+				any |= w[j];
+			}
+			h = (h ^ acc) * 0x100000001b3ull;
+			if (any) {
+				d->nonzero_pages++;
+				if (kg_pattern_check(buf + i,
+						     (uint32_t)((off + i) / KG_PAGE_SIZE),
+						     seed))
+					d->pattern_pages++;
+			}
+		}
+	}
+	d->hash = h;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return ret;
+}
+
+void ftp_kmsg_mark(const char *tag)
+{
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	char buf[160];
+	int n = snprintf(buf, sizeof(buf), "<6>ftpage-test: mark %s\n", tag);
+
+	if (fd < 0 || write(fd, buf, n) != n)
+		printf("# cannot mark the kernel log: %s\n", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+bool ftp_kmsg_has(const char *tag, const char *needle)
+{
+	char line[1024], mark[128], found[1024] = "";
+	bool after = false;
+	FILE *f;
+
+	snprintf(mark, sizeof(mark), "ftpage-test: mark %s", tag);
+	fflush(stdout);
+	f = popen("dmesg 2>/dev/null", "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, mark)) {
+			after = true;
+			found[0] = 0;
+			continue;
+		}
+		if (after && !found[0] && strstr(line, needle))
+			snprintf(found, sizeof(found), "%s", line);
+	}
+	pclose(f);
+	if (found[0])
+		printf("# dmesg: %s", found);
+	else
+		printf("# dmesg after mark %s has no \"%s\"\n", tag, needle);
+	return found[0];
+}
+
+pid_t ftp_touch_child(const char *name, uint64_t size, uint64_t page,
+		      bool check, uint32_t expect)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid)
+		return pid;
+	{
+		int fd = ftp_open_region(name, O_RDONLY);
+		volatile uint32_t *m;
+
+		if (fd < 0)
+			_exit(10);
+		m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED)
+			_exit(11);
+		signal(SIGBUS, SIG_DFL);
+		if (check && m[page * (KG_PAGE_SIZE / 4)] != expect)
+			_exit(3);
+		(void)m[page * (KG_PAGE_SIZE / 4)];
+		_exit(0);
+	}
+}
+
+int ftp_wait_child(pid_t pid, unsigned int timeout_ms, int *status,
+		   uint64_t *ms)
+{
+	uint64_t t0 = ftp_now_ms();
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid || r < 0) {
+			if (ms)
+				*ms = ftp_now_ms() - t0;
+			return r == pid ? 1 : -1;
+		}
+		if (ftp_now_ms() - t0 >= timeout_ms) {
+			if (ms)
+				*ms = ftp_now_ms() - t0;
+			return 0;
+		}
+		ftp_sleep_ms(10);
+	}
+}
+
+char ftp_proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+int ftp_tcp_connect(const char *ip, unsigned int port, unsigned int timeout_ms)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(port) };
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+			      .tv_usec = (timeout_ms % 1000) * 1000 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	inet_pton(AF_INET, ip, &sin.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+struct kg_vm *ftp_guest_create(void *mem, uint64_t size, unsigned int nr_vcpus)
+{
+	char err[256];
+	struct kg_vm *vm = kg_vm_create(nr_vcpus, err, sizeof(err));
+
+	if (!vm) {
+		printf("# kg_vm_create: %s\n", err);
+		return NULL;
+	}
+	if (kg_vm_add_memslot(vm, 0, 0, mem, size)) {
+		printf("# %s\n", vm->err);
+		kg_vm_destroy(vm);
+		return NULL;
+	}
+	return vm;
+}
+
+int ftp_guest_run(struct kg_vm *vm, int prog, const struct kg_args *args,
+		  unsigned int timeout_s)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		if (kg_vcpu_setup(vm, i, (enum kg_prog)prog, &args[i])) {
+			printf("# %s\n", vm->err);
+			return -1;
+		}
+	}
+	ret = kg_vm_run(vm, timeout_s * 1000u);
+	for (i = 0; ret && i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].state == KG_VCPU_FAILED)
+			printf("# %s\n", vm->vcpus[i].err);
+	if (ret == -2) {
+		printf("Bail out! a vCPU is stuck in KVM_RUN\n");
+		fflush(stdout);
+		_exit(1);
+	}
+	return ret ? -1 : 0;
+}
