@@ -233,13 +233,10 @@ static int ftp_dest_rx_one(struct ftp_dest_chan *c)
 	u64 id;
 	int ret;
 
-	ret = ftp_recv_hdr(&c->fs, &h);
+	ret = ftp_recv_msg(&c->fs, &h, &m, &lim);
 	if (ret < 0)
 		return ret;
-	type = le16_to_cpu(h.type);
-	ret = ftp_recv_fixed(&c->fs, type, &m, &lim);
-	if (ret)
-		return ret;
+	type = ret;
 	/* A reply to a request of an earlier connection: drop it. */
 	id = le64_to_cpu(h.id);
 	stale = id && ftp_id_gen(id) != d->generation;
@@ -364,15 +361,12 @@ static int ftp_dest_handshake(struct ftp_dest_chan *c)
 	if (ret)
 		return ret;
 	ftp_sock_set_deadline(&c->fs, FTP_HANDSHAKE_TIMEOUT_MS);
-	ret = ftp_recv_hdr(&c->fs, &h);
+	ret = ftp_recv_msg(&c->fs, &h, &m, &lim);
 	if (ret < 0)
 		goto out;
-	type = le16_to_cpu(h.type);
+	type = ret;
 	ret = -EPROTO;
 	if (type != FTP_MSG_HELLO_ACK && type != FTP_MSG_ERROR)
-		goto out;
-	ret = ftp_recv_fixed(&c->fs, type, &m, &lim);
-	if (ret)
 		goto out;
 	if (type == FTP_MSG_ERROR) {
 		pr_err("region %s: source refused us: %s\n", r->name,
@@ -391,13 +385,15 @@ static int ftp_dest_handshake(struct ftp_dest_chan *c)
 		pr_err("region %s: source region has %llu pages, we have %lu\n",
 		       r->name, le64_to_cpu(m.ack.region_pages), r->nr_pages);
 		ret = -EINVAL;
+		goto out;
 	}
+	ret = 0;
 out:
-	if (ret == -EAGAIN)
+	if (ret == -ETIMEDOUT)
 		pr_err("region %s: no handshake answer within %u ms\n", r->name,
 		       FTP_HANDSHAKE_TIMEOUT_MS);
 	ftp_sock_set_deadline(&c->fs, 0);
-	return ret == -EAGAIN ? -ETIMEDOUT : ret;
+	return ret;
 }
 
 static int ftp_dest_chan_open(struct ftp_dest_chan *c, struct net *net,

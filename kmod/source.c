@@ -114,19 +114,14 @@ static int ftp_source_serve_demand(struct ftp_src_conn *c)
 	struct ftp_proto_limits lim = { .nr_pages = r->nr_pages };
 	union ftp_msg_fixed m;
 	struct ftp_hdr h;
-	unsigned int type;
 	pgoff_t index;
 	int ret;
 
 	for (;;) {
-		ret = ftp_recv_hdr(&c->fs, &h);
+		ret = ftp_recv_msg(&c->fs, &h, &m, &lim);
 		if (ret < 0)
 			return ret;
-		type = le16_to_cpu(h.type);
-		ret = ftp_recv_fixed(&c->fs, type, &m, &lim);
-		if (ret)
-			return ret;
-		switch (type) {
+		switch (ret) {
 		case FTP_MSG_PAGE_REQ:
 			ret = ftp_source_wait_frozen(r);
 			if (ret)
@@ -248,14 +243,12 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	int ret;
 
 	ftp_sock_set_deadline(&c->fs, FTP_HANDSHAKE_TIMEOUT_MS);
-	ret = ftp_recv_hdr(&c->fs, &h);
-	if (ret >= 0 && le16_to_cpu(h.type) != FTP_MSG_HELLO)
+	ret = ftp_recv_msg(&c->fs, &h, &m, &lim);
+	if (ret > 0 && ret != FTP_MSG_HELLO)
 		ret = -EPROTO;
-	if (ret >= 0)
-		ret = ftp_recv_fixed(&c->fs, FTP_MSG_HELLO, &m, &lim);
 	if (ret == -EPROTO)
 		return ftp_source_refuse(c, FTP_ERR_PROTO, ret);
-	if (ret)
+	if (ret < 0)
 		return ret;
 
 	vmin = le16_to_cpu(hello->version_min);

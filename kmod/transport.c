@@ -207,31 +207,27 @@ int ftp_send_error(struct ftp_sock *fs, enum ftp_err code)
 }
 
 /*
- * Receive and validate a header; returns the payload length. A malformed
- * header is -EPROTO (the caller drops the connection).
+ * Receive one message's header and the fixed part of its payload, both
+ * validated; returns the message type, or -EPROTO for a malformed message
+ * (the caller drops the connection), or another -errno. PAGE_DATA's page
+ * content is left for the caller to receive.
  */
-int ftp_recv_hdr(struct ftp_sock *fs, struct ftp_hdr *h)
+int ftp_recv_msg(struct ftp_sock *fs, struct ftp_hdr *h, union ftp_msg_fixed *m,
+		 const struct ftp_proto_limits *lim)
 {
-	int ret = ftp_sock_recv(fs, h, sizeof(*h));
+	unsigned int type;
+	int ret;
 
+	ret = ftp_sock_recv(fs, h, sizeof(*h));
 	if (ret)
 		return ret;
-	ret = ftp_proto_check_hdr(h);
-	return ret < 0 ? -EPROTO : ret;
-}
-
-/*
- * Receive the fixed part of a @type payload into @buf (at least
- * FTP_PROTO_MAX_FIXED bytes) and validate it.
- */
-int ftp_recv_fixed(struct ftp_sock *fs, unsigned int type, void *buf,
-		   const struct ftp_proto_limits *lim)
-{
-	int ret = ftp_sock_recv(fs, buf, ftp_proto_fixed_len(type));
-
+	if (ftp_proto_check_hdr(h) < 0)
+		return -EPROTO;
+	type = le16_to_cpu(h->type);
+	ret = ftp_sock_recv(fs, m, ftp_proto_fixed_len(type));
 	if (ret)
 		return ret;
-	return ftp_proto_check_fixed(type, buf, lim) ? -EPROTO : 0;
+	return ftp_proto_check_fixed(type, m, lim) ? -EPROTO : type;
 }
 
 static const char *const ftp_err_names[] = {

@@ -39,10 +39,6 @@ int ftp_sock_recv(struct ftp_sock *fs, void *buf, size_t len);
 int ftp_send_msg(struct ftp_sock *fs, unsigned int type, u64 id,
 		 const void *payload, u32 len, const void *data, u32 data_len);
 int ftp_send_error(struct ftp_sock *fs, enum ftp_err code);
-int ftp_recv_hdr(struct ftp_sock *fs, struct ftp_hdr *h);
-int ftp_recv_fixed(struct ftp_sock *fs, unsigned int type, void *buf,
-		   const struct ftp_proto_limits *lim);
-
 /* Room for the fixed part of any message. */
 union ftp_msg_fixed {
 	struct ftp_msg_hello hello;
@@ -51,6 +47,9 @@ union ftp_msg_fixed {
 	struct ftp_msg_page page;
 	struct ftp_msg_range range;
 };
+
+int ftp_recv_msg(struct ftp_sock *fs, struct ftp_hdr *h, union ftp_msg_fixed *m,
+		 const struct ftp_proto_limits *lim);
 
 void ftp_thread_idle_until_stop(void);
 

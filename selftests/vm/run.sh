@@ -377,7 +377,9 @@ tap_result() {
 
 # finished LOG: did the VM's init get to the end?
 finished() {
-	tr -d '\r' <"$1" | grep -aq '^@@FTPAGE-DMESG-END@@'
+	# no grep -q: it would close the pipe early, and under pipefail tr's
+	# SIGPIPE would make a finished log look unfinished
+	tr -d '\r' <"$1" | grep -a '^@@FTPAGE-DMESG-END@@' >/dev/null
 }
 
 # bad_kernel_log LOG: print console lines matching the bad patterns (test
