@@ -554,14 +554,20 @@ struct ftp_fetch *ftp_dest_fetch_start(struct ftp_region *r, pgoff_t index)
 	f->start_ns = ktime_get_ns();
 	f->deadline = jiffies + msecs_to_jiffies(ftp_fault_timeout_ms);
 	ret = xa_err(xa_store(&d->pending, index, f, GFP_KERNEL));
-	mutex_unlock(&d->pending_lock);
 	if (ret) {
+		mutex_unlock(&d->pending_lock);
 		kfree(f);
 		return ERR_PTR(ret);
 	}
-	atomic64_inc(&r->stats.demand_faults);
+	/*
+	 * Queue under pending_lock: ftp_dest_stop() marks the link broken
+	 * under it before stopping the tx thread, so the thread is still there
+	 * to drain what was queued before.
+	 */
 	if (llist_add(&f->tx_node, &d->tx_queue))
 		wake_up_process(d->tx);
+	mutex_unlock(&d->pending_lock);
+	atomic64_inc(&r->stats.demand_faults);
 	return f;
 }
 

@@ -72,7 +72,8 @@ struct ftp_region {
 	struct inode *inode;
 
 	struct mutex lock;		/* serialises state transitions */
-	enum ftpage_state state;	/* written under @lock, read locklessly */
+	enum ftpage_state state;	/* written under @lock (release), read
+					 * locklessly (acquire) */
 	wait_queue_head_t state_wq;	/* woken on every state change */
 	atomic_t openers;
 
@@ -111,9 +112,13 @@ int ftp_region_move(struct ftp_region *r, enum ftpage_state to);
 void ftp_region_status(struct ftp_region *r, struct ftpage_status *st);
 void ftp_region_fail(struct ftp_region *r, enum ftpage_fault_error why);
 
+/*
+ * Pairs with the release in ftp_region_set_state(): what was set up
+ * before a state was entered is visible to whoever sees the state.
+ */
 static inline enum ftpage_state ftp_region_state(const struct ftp_region *r)
 {
-	return READ_ONCE(r->state);
+	return smp_load_acquire(&r->state);
 }
 
 static inline bool ftp_region_is_dead(const struct ftp_region *r)

@@ -54,7 +54,7 @@ int ftp_region_set_state(struct ftp_region *r, enum ftpage_state to)
 	if (WARN_ON_ONCE(from >= ARRAY_SIZE(ftp_state_moves)) ||
 	    !(ftp_state_moves[from] & BIT(to)))
 		return -EINVAL;
-	WRITE_ONCE(r->state, to);
+	smp_store_release(&r->state, to);
 	wake_up_all(&r->state_wq);
 	ftp_dbg(1, "region %s: %s -> %s\n", r->name, ftp_state_name(from),
 		ftp_state_name(to));
