@@ -337,13 +337,21 @@ static ssize_t ftp_region_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	while (iov_iter_count(to) && iocb->ki_pos < r->size) {
 		loff_t pos = iocb->ki_pos;
 		size_t n = ftp_chunk(r, pos, iov_iter_count(to));
-		struct folio *folio = ftp_page_lookup(r, pos >> PAGE_SHIFT);
+		/*
+		 * Known before looked up: a received page enters the page
+		 * cache before it is marked known, so a known page missing
+		 * from the cache after this is really a zero page.
+		 */
+		bool zero = ftp_page_is_zero(r, pos >> PAGE_SHIFT);
+		struct folio *folio;
 		size_t copied;
 
+		smp_rmb();
+		folio = ftp_page_lookup(r, pos >> PAGE_SHIFT);
 		if (folio) {
 			copied = copy_folio_to_iter(folio, offset_in_page(pos), n, to);
 			folio_put(folio);
-		} else if (ftp_page_is_zero(r, pos >> PAGE_SHIFT)) {
+		} else if (zero) {
 			/* Zero page: reads as zeroes, allocates nothing. */
 			copied = iov_iter_zero(n, to);
 		} else {

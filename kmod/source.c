@@ -186,6 +186,7 @@ static int ftp_source_push(struct ftp_src_conn *c)
 	struct ftp_region *r = src->r;
 	pgoff_t cursor = 0, index;
 	long hint;
+	u8 byte;
 	int ret;
 
 	ret = ftp_source_wait_frozen(r);
@@ -207,10 +208,13 @@ static int ftp_source_push(struct ftp_src_conn *c)
 		cond_resched();
 	}
 	ftp_dbg(1, "region %s: push done\n", r->name);
-	/* Keep the channel open: the destination counts a close as a failure. */
-	wait_event_interruptible(r->state_wq,
-				 kthread_should_stop() || ftp_region_is_dead(r));
-	return 0;
+	/*
+	 * Keep the channel open (the destination counts a close as a
+	 * failure) until the destination closes it or we are stopped; it
+	 * sends nothing on this channel.
+	 */
+	ret = ftp_sock_recv(&c->fs, &byte, 1);
+	return ret ? ret : -EPROTO;
 }
 
 static int ftp_source_refuse(struct ftp_src_conn *c, enum ftp_err code,
