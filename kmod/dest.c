@@ -187,17 +187,25 @@ static void ftp_dest_install(struct ftp_dest *d, pgoff_t index,
 	ftp_dest_resolve(d, index, 0);
 }
 
+/* @count pages from @index are zero: mark them known, wake their waiters. */
 static void ftp_dest_zero(struct ftp_dest *d, pgoff_t index, u64 count)
 {
-	u64 i;
+	struct ftp_fetch *f;
+	unsigned long i;
 
 	atomic64_add(count, &d->r->stats.zero_pages);
 	for (i = 0; i < count; i++) {
 		ftp_dest_mark_known(d, index + i);
-		ftp_dest_resolve(d, index + i, 0);
 		if (!(i & 4095))
 			cond_resched();
 	}
+	mutex_lock(&d->pending_lock);
+	xa_for_each_range(&d->pending, i, f, index, index + count - 1) {
+		xa_erase(&d->pending, i);
+		ftp_fetch_finish(d, f, 0);
+		ftp_fetch_put(f);
+	}
+	mutex_unlock(&d->pending_lock);
 }
 
 static int ftp_dest_rx_page_data(struct ftp_dest_chan *c, pgoff_t index,

@@ -206,6 +206,19 @@ static void test_region_node(int ctl)
 
 static void test_dest_role(int ctl)
 {
+	struct ftpage_status st;
+
+	/* Sparse: a 1 TiB region costs a bitmap, not memory per page. */
+	tap_ok_call(ftp_create(ctl, "t1", 1ULL << 40, FTPAGE_ROLE_SOURCE),
+		    "create a 1 TiB source");
+	tap_ok_call(ftp_create(ctl, "t2", 1ULL << 40, FTPAGE_ROLE_DEST),
+		    "create a 1 TiB dest");
+	tap_check(!ftp_status(ctl, "t2", &st) && st.pages_total == (1ULL << 28) &&
+		  st.state == FTPAGE_STATE_EMPTY && st.pages_present == 0,
+		  "1 TiB dest: %llu pages, state %u", (unsigned long long)st.pages_total,
+		  st.state);
+	tap_check(!ftp_destroy(ctl, "t1") && !ftp_destroy(ctl, "t2"),
+		  "destroy the 1 TiB regions");
 	tap_ok_call(ftp_create(ctl, "d1", MIB, FTPAGE_ROLE_DEST), "create dest d1");
 	tap_errno(ftp_freeze(ctl, "d1"), EINVAL, "freeze a dest region");
 	tap_ok_call(ftp_destroy(ctl, "d1"), "destroy d1");
@@ -243,7 +256,7 @@ int main(void)
 {
 	int ctl;
 
-	tap_plan(65);
+	tap_plan(69);
 	test_handshake();
 	ctl = ftp_ctl_open();
 	if (!tap_ok_call(ctl, "second control open + API"))
