@@ -31,7 +31,10 @@ struct ftp_ctl {
 				 FTP_IOC_BIT(FTPAGE_IOC_STATUS) |	\
 				 FTP_IOC_BIT(FTPAGE_IOC_FREEZE) |	\
 				 FTP_IOC_BIT(FTPAGE_IOC_SERVE) |	\
-				 FTP_IOC_BIT(FTPAGE_IOC_PULL))
+				 FTP_IOC_BIT(FTPAGE_IOC_PULL) |		\
+				 FTP_IOC_BIT(FTPAGE_IOC_COMMIT) |	\
+				 FTP_IOC_BIT(FTPAGE_IOC_ROLLBACK) |	\
+				 FTP_IOC_BIT(FTPAGE_IOC_CHECKPOINT))
 
 static void __maybe_unused ftp_ctl_abi_check(void)
 {
@@ -41,6 +44,8 @@ static void __maybe_unused ftp_ctl_abi_check(void)
 	BUILD_BUG_ON(sizeof(struct ftpage_region_ref) != 32);
 	BUILD_BUG_ON(sizeof(struct ftpage_status) != 248);
 	BUILD_BUG_ON(sizeof(struct ftpage_peer) != 56);
+	BUILD_BUG_ON(sizeof(struct ftpage_commit) != 64);
+	BUILD_BUG_ON(sizeof(struct ftpage_checkpoint) != 64);
 }
 
 #define ftp_reserved_zero(field) (!memchr_inv((field), 0, sizeof(field)))
@@ -118,7 +123,8 @@ static long ftp_ioc_destroy(void __user *argp)
 	return ret ?: ftp_region_destroy(name);
 }
 
-static long ftp_ioc_freeze(void __user *argp)
+/* FREEZE and ROLLBACK: a region name and nothing else. */
+static long ftp_ioc_region_op(void __user *argp, int (*op)(struct ftp_region *))
 {
 	char name[FTPAGE_NAME_MAX];
 	struct ftp_region *r;
@@ -130,8 +136,72 @@ static long ftp_ioc_freeze(void __user *argp)
 	r = ftp_region_find(name);
 	if (!r)
 		return -ENOENT;
-	ret = ftp_region_freeze(r);
+	ret = op(r);
 	ftp_region_put(r);
+	return ret;
+}
+
+static long ftp_ioc_commit(void __user *argp)
+{
+	struct ftpage_commit c;
+	char name[FTPAGE_NAME_MAX];
+	struct ftp_region *r;
+	int ret;
+
+	if (copy_from_user(&c, argp, sizeof(c)))
+		return -EFAULT;
+	if ((c.flags & ~FTPAGE_COMMIT_FLAGS) || c.reserved0 ||
+	    !ftp_reserved_zero(c.reserved))
+		return -EINVAL;
+	ret = ftp_get_name(name, c.name);
+	if (ret)
+		return ret;
+	r = ftp_region_find(name);
+	if (!r)
+		return -ENOENT;
+	ret = ftp_journal_commit(r, c.state, c.state_len, c.flags, &c.epoch,
+				 &c.pages);
+	ftp_region_put(r);
+	/* The epoch is sealed even when waiting for it failed: report it. */
+	if (c.epoch && copy_to_user(argp, &c, sizeof(c)))
+		return -EFAULT;
+	return ret;
+}
+
+static long ftp_ioc_checkpoint(void __user *argp)
+{
+	struct ftpage_checkpoint c;
+	char name[FTPAGE_NAME_MAX];
+	struct ftp_region *r;
+	int ret = 0;
+
+	if (copy_from_user(&c, argp, sizeof(c)))
+		return -EFAULT;
+	if (c.flags || c.reserved0 || !ftp_reserved_zero(c.reserved))
+		return -EINVAL;
+	ret = ftp_get_name(name, c.name);
+	if (ret)
+		return ret;
+	r = ftp_region_find(name);
+	if (!r)
+		return -ENOENT;
+	if (r->role != FTPAGE_ROLE_SOURCE) {
+		ftp_region_put(r);
+		return -EINVAL;
+	}
+	mutex_lock(&r->lock);
+	c.epoch = r->committed_epoch;
+	c.state_len = r->committed_state_len;
+	if (c.buf && c.buf_len < c.state_len)
+		ret = -ENOSPC;
+	else if (c.buf && c.state_len &&
+		 copy_to_user(u64_to_user_ptr(c.buf), r->committed_state,
+			      c.state_len))
+		ret = -EFAULT;
+	mutex_unlock(&r->lock);
+	ftp_region_put(r);
+	if (copy_to_user(argp, &c, sizeof(c)))
+		return -EFAULT;
 	return ret;
 }
 
@@ -241,6 +311,9 @@ static long ftp_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 	case FTPAGE_IOC_STATUS:
 	case FTPAGE_IOC_SERVE:
 	case FTPAGE_IOC_PULL:
+	case FTPAGE_IOC_COMMIT:
+	case FTPAGE_IOC_ROLLBACK:
+	case FTPAGE_IOC_CHECKPOINT:
 		break;
 	default:
 		return -ENOTTY;
@@ -255,7 +328,13 @@ static long ftp_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 	case FTPAGE_IOC_DESTROY:
 		return ftp_ioc_destroy(argp);
 	case FTPAGE_IOC_FREEZE:
-		return ftp_ioc_freeze(argp);
+		return ftp_ioc_region_op(argp, ftp_region_freeze);
+	case FTPAGE_IOC_ROLLBACK:
+		return ftp_ioc_region_op(argp, ftp_region_rollback);
+	case FTPAGE_IOC_COMMIT:
+		return ftp_ioc_commit(argp);
+	case FTPAGE_IOC_CHECKPOINT:
+		return ftp_ioc_checkpoint(argp);
 	case FTPAGE_IOC_STATUS:
 		return ftp_ioc_status(argp);
 	case FTPAGE_IOC_SERVE:

@@ -59,6 +59,7 @@ struct ftp_dest {
 	struct ftp_region *r;
 	struct ftp_dest_chan demand;
 	struct ftp_dest_chan bulk;
+	struct ftp_dest_chan journal;	/* epochs to the source (journal.c) */
 	struct mutex send_lock;		/* serialises sends on demand.fs
 					 * (tx thread, complete_work) and its
 					 * release */
@@ -260,6 +261,9 @@ static int ftp_dest_rx_one(struct ftp_dest_chan *c)
 		ftp_dest_zero(d, le64_to_cpu(m.range.pgoff),
 			      le64_to_cpu(m.range.count));
 		return 0;
+	case FTP_MSG_EPOCH_ACK:
+		return c->kind == FTP_CHAN_JOURNAL ?
+			ftp_journal_ack(d->r, le64_to_cpu(m.epoch.epoch)) : -EPROTO;
 	case FTP_MSG_ERROR:
 		pr_warn_ratelimited("region %s: source reports: %s\n", d->r->name,
 				    ftp_err_name(le32_to_cpu(m.error.code)));
@@ -273,13 +277,20 @@ static void ftp_dest_link_down(struct ftp_dest *d, const char *what, int err)
 {
 	struct ftp_region *r = d->r;
 
-	if (!ftp_dest_break(d, -ECONNRESET) || ftp_region_is_dead(r) ||
-	    ftp_region_state(r) == FTPAGE_STATE_COMPLETE)
+	/* Commits can no longer reach the source, complete or not. */
+	ftp_journal_break(r);
+	if (!ftp_dest_break(d, -ECONNRESET) || ftp_region_is_dead(r))
 		return;
 	if (err == -EPROTO)
 		pr_warn_ratelimited("region %s: malformed message from the source\n",
 				    r->name);
-	pr_warn("region %s: %s to the source lost (%d); missing pages now fail\n",
+	/* A complete destination needs no page from the source: it stays so. */
+	if (ftp_region_state(r) == FTPAGE_STATE_COMPLETE) {
+		pr_info("region %s: %s channel to the source closed (%d); epochs can no longer be committed\n",
+			r->name, what, err);
+		return;
+	}
+	pr_warn("region %s: %s channel to the source lost (%d); missing pages now fail\n",
 		r->name, what, err);
 	ftp_region_move(r, FTPAGE_STATE_BROKEN);
 	ftp_region_fail(r, FTPAGE_FERR_LINK);
@@ -296,8 +307,7 @@ static int ftp_dest_rx_thread(void *arg)
 
 	atomic_dec(&c->d->connected);
 	if (!kthread_should_stop())
-		ftp_dest_link_down(c->d, c->kind == FTP_CHAN_DEMAND ?
-				   "demand channel" : "bulk channel", ret);
+		ftp_dest_link_down(c->d, ftp_chan_name(c->kind), ret);
 	/* Stay until stopped: the owner reaps the socket and us. */
 	ftp_thread_idle_until_stop();
 	return ret;
@@ -335,7 +345,7 @@ static int ftp_dest_tx_thread(void *arg)
 			if (!err && !completion_done(&f->done)) {
 				err = ftp_dest_send_req(d, f);
 				if (err)
-					ftp_dest_link_down(d, "demand channel", err);
+					ftp_dest_link_down(d, "demand", err);
 			}
 			ftp_fetch_put(f);
 		}
@@ -469,25 +479,39 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 	ret = ftp_dest_chan_open(&d->bulk, net, addr, addrlen);
 	if (ret)
 		goto err_close_demand;
+	ret = ftp_dest_chan_open(&d->journal, net, addr, addrlen);
+	if (ret)
+		goto err_close_bulk;
 	d->tx = kthread_create(ftp_dest_tx_thread, d, "ftpage-tx/%s", r->name);
 	if (IS_ERR(d->tx)) {
 		ret = PTR_ERR(d->tx);
 		d->tx = NULL;
-		goto err_close_bulk;
+		goto err_close_journal;
 	}
 	get_task_struct(d->tx);
+	ret = ftp_journal_start(r, &d->journal.fs);
+	if (ret)
+		goto err_stop_tx;
 
 	ftp_region_set_state(r, FTPAGE_STATE_PULLING);
-	atomic_set(&d->connected, 2);
+	atomic_set(&d->connected, 3);
 	wake_up_process(d->tx);
 	wake_up_process(d->demand.rx);
 	wake_up_process(d->bulk.rx);
+	wake_up_process(d->journal.rx);
 	pr_info("region %s: pulling region %s from %pISpc\n", r->name,
 		d->source_name, addr);
 	mutex_unlock(&r->lock);
 	return 0;
 
-	/* The receive threads were never woken: they stop without running. */
+	/* The threads were never woken: they stop without running. */
+err_stop_tx:
+	kthread_stop(d->tx);
+	put_task_struct(d->tx);
+	d->tx = NULL;
+err_close_journal:
+	ftp_dest_chan_close(&d->journal);
+	ftp_sock_release(&d->journal.fs);
 err_close_bulk:
 	ftp_dest_chan_close(&d->bulk);
 	ftp_sock_release(&d->bulk.fs);
@@ -625,13 +649,15 @@ int ftp_dest_init(struct ftp_region *r)
 	d->r = r;
 	d->demand = (struct ftp_dest_chan){ .d = d, .kind = FTP_CHAN_DEMAND };
 	d->bulk = (struct ftp_dest_chan){ .d = d, .kind = FTP_CHAN_BULK };
+	d->journal = (struct ftp_dest_chan){ .d = d, .kind = FTP_CHAN_JOURNAL };
 	mutex_init(&d->send_lock);
 	mutex_init(&d->pending_lock);
 	xa_init(&d->pending);
 	init_llist_head(&d->tx_queue);
 	INIT_WORK(&d->complete_work, ftp_dest_complete_work);
 	r->dst = d;
-	return 0;
+	/* On failure the region's release frees what was set up here. */
+	return ftp_journal_init(r);
 }
 
 /* Drop the link for good (destroy): threads stopped, waiters failed. */
@@ -642,8 +668,10 @@ void ftp_dest_stop(struct ftp_region *r)
 	if (!d)
 		return;
 	ftp_dest_break(d, -ENODEV);
+	ftp_dest_chan_close(&d->journal);
 	ftp_dest_chan_close(&d->bulk);
 	ftp_dest_chan_close(&d->demand);
+	ftp_journal_stop(r);
 	if (d->tx) {
 		kthread_stop(d->tx);
 		put_task_struct(d->tx);
@@ -652,6 +680,7 @@ void ftp_dest_stop(struct ftp_region *r)
 	mutex_lock(&d->send_lock);
 	ftp_sock_release(&d->demand.fs);
 	ftp_sock_release(&d->bulk.fs);
+	ftp_sock_release(&d->journal.fs);
 	mutex_unlock(&d->send_lock);
 	cancel_work_sync(&d->complete_work);
 }
@@ -661,6 +690,7 @@ void ftp_dest_uninit(struct ftp_region *r)
 	if (!r->dst)
 		return;
 	ftp_dest_stop(r);
+	ftp_journal_uninit(r);
 	xa_destroy(&r->dst->pending);
 	kfree(r->dst);
 	r->dst = NULL;
@@ -675,7 +705,9 @@ void ftp_dest_status(struct ftp_region *r, struct ftpage_status *st)
 	st->pages_known = atomic64_read(&r->known_count);
 	st->connected = atomic_read(&d->connected);
 	st->bytes_rx = atomic64_read(&d->demand.fs.bytes_rx) +
-		       atomic64_read(&d->bulk.fs.bytes_rx);
+		       atomic64_read(&d->bulk.fs.bytes_rx) +
+		       atomic64_read(&d->journal.fs.bytes_rx);
 	st->bytes_tx = atomic64_read(&d->demand.fs.bytes_tx) +
-		       atomic64_read(&d->bulk.fs.bytes_tx);
+		       atomic64_read(&d->bulk.fs.bytes_tx) +
+		       atomic64_read(&d->journal.fs.bytes_tx);
 }

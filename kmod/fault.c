@@ -136,6 +136,23 @@ static struct folio *ftp_page_get_locked_sync(struct ftp_region *r, pgoff_t inde
 	}
 }
 
+/* Overwrite page @index of a source region (applying a journal epoch). */
+int ftp_page_store(struct ftp_region *r, pgoff_t index, const void *src)
+{
+	struct folio *folio = ftp_page_get_locked(r, index);
+	void *dst;
+
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	dst = kmap_local_folio(folio, 0);
+	memcpy(dst, src, PAGE_SIZE);
+	kunmap_local(dst);
+	folio_mark_dirty(folio);
+	folio_unlock(folio);
+	folio_put(folio);
+	return 0;
+}
+
 static vm_fault_t ftp_errno_to_vm_fault(struct ftp_region *r, int err)
 {
 	if (err == -ENOMEM)
@@ -214,13 +231,16 @@ static vm_fault_t ftp_vm_fault(struct vm_fault *vmf)
 /* 0 when @r may be written now, else why not (counted). */
 static int ftp_region_may_write(struct ftp_region *r)
 {
-	switch (ftp_region_state(r)) {
+	enum ftpage_state state = ftp_region_state(r);
+
+	switch (state) {
 	case FTPAGE_STATE_LOCAL:
+	case FTPAGE_STATE_ROLLED_BACK:
+		return 0;
 	case FTPAGE_STATE_PULLING:
 	case FTPAGE_STATE_COMPLETE:
 	case FTPAGE_STATE_BROKEN:
-		if (r->role == FTPAGE_ROLE_DEST ||
-		    ftp_region_state(r) == FTPAGE_STATE_LOCAL)
+		if (r->role == FTPAGE_ROLE_DEST)
 			return 0;
 		fallthrough;
 	case FTPAGE_STATE_FROZEN:
@@ -235,6 +255,22 @@ static int ftp_region_may_write(struct ftp_region *r)
 }
 
 /*
+ * @folio (locked) of @r is about to be written: log it for the journal,
+ * copying it first where a sealed epoch still needs its old content.
+ * Caller holds ftp_journal_write_begin().
+ */
+static int ftp_page_will_write(struct ftp_region *r, struct folio *folio)
+{
+	int err = ftp_region_may_write(r);
+
+	if (!err)
+		err = ftp_journal_page_written(r, folio, folio->index);
+	if (!err)
+		folio_mark_dirty(folio);
+	return err;
+}
+
+/*
  * Every first write to a mapped page comes here (the region has no
  * writeback, so the PTE starts write-protected): refuse it on a frozen
  * source, mark the folio dirty otherwise.
@@ -243,19 +279,31 @@ static vm_fault_t ftp_vm_page_mkwrite(struct vm_fault *vmf)
 {
 	struct ftp_region *r = vmf->vma->vm_file->private_data;
 	struct folio *folio = page_folio(vmf->page);
+	vm_fault_t ret = VM_FAULT_LOCKED;
+	int err;
 
+	/*
+	 * A seal that starts after we leave still write-protects this page,
+	 * under its folio lock, so after the PTE we are about to make
+	 * writable.
+	 */
+	ftp_journal_write_begin(r);
 	folio_lock(folio);
 	if (folio->mapping != ftp_mapping(r)) {
 		folio_unlock(folio);
-		return VM_FAULT_NOPAGE;		/* truncated: fault again */
+		ret = VM_FAULT_NOPAGE;		/* truncated: fault again */
+		goto out;
 	}
-	if (ftp_region_may_write(r)) {
+	err = ftp_page_will_write(r, folio);
+	if (err) {
 		folio_unlock(folio);
-		return VM_FAULT_SIGBUS;
+		ret = err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+		goto out;
 	}
 	atomic64_inc(&r->stats.write_faults);
-	folio_mark_dirty(folio);
-	return VM_FAULT_LOCKED;
+out:
+	ftp_journal_write_end(r);
+	return ret;
 }
 
 static const struct vm_operations_struct ftp_vm_ops = {
@@ -388,19 +436,17 @@ static int ftp_region_write_chunk(struct ftp_region *r, loff_t pos,
 	folio_unlock(folio);
 
 	mutex_lock(&r->lock);
-	err = ftp_region_may_write(r);
+	ftp_journal_write_begin(r);
+	folio_lock(folio);
+	err = folio->mapping == ftp_mapping(r) ? ftp_page_will_write(r, folio) :
+						 -ENODEV;
 	if (!err) {
-		folio_lock(folio);
-		if (folio->mapping == ftp_mapping(r)) {
-			dst = kmap_local_folio(folio, offset_in_page(pos));
-			memcpy(dst, buf, n);
-			kunmap_local(dst);
-			folio_mark_dirty(folio);
-		} else {
-			err = -ENODEV;
-		}
-		folio_unlock(folio);
+		dst = kmap_local_folio(folio, offset_in_page(pos));
+		memcpy(dst, buf, n);
+		kunmap_local(dst);
 	}
+	folio_unlock(folio);
+	ftp_journal_write_end(r);
 	mutex_unlock(&r->lock);
 	folio_put(folio);
 	return err;

@@ -54,6 +54,8 @@ struct ftp_region_stats {
 
 struct ftp_source;
 struct ftp_dest;
+struct ftp_journal;
+struct ftp_sock;
 
 struct ftp_region {
 	struct kref ref;		/* registry holds one, every open file one */
@@ -92,6 +94,19 @@ struct ftp_region {
 
 	u32 last_error;			/* enum ftpage_fault_error */
 	struct ftp_region_stats stats;
+
+	/* Destination: epochs to commit back (journal.c). */
+	struct ftp_journal *jr;
+
+	/*
+	 * Source: the last epoch applied (0: the frozen image) and its state
+	 * blob, under @lock; the epoch being staged and its bytes.
+	 */
+	u64 committed_epoch;
+	void *committed_state;
+	u64 committed_state_len;
+	u64 staging_epoch;
+	atomic64_t staged_bytes;
 };
 
 /* main.c */
@@ -107,6 +122,7 @@ struct ftp_region *ftp_region_find(const char *name);
 struct ftp_region *ftp_region_get_by_minor(int minor);
 void ftp_region_put(struct ftp_region *r);
 int ftp_region_freeze(struct ftp_region *r);
+int ftp_region_rollback(struct ftp_region *r);
 int ftp_region_set_state(struct ftp_region *r, enum ftpage_state to);
 int ftp_region_move(struct ftp_region *r, enum ftpage_state to);
 void ftp_region_status(struct ftp_region *r, struct ftpage_status *st);
@@ -132,6 +148,7 @@ extern const struct address_space_operations ftp_aops;
 struct folio *ftp_page_lookup(struct ftp_region *r, pgoff_t index);
 bool ftp_page_present(struct ftp_region *r, pgoff_t index);
 struct folio *ftp_page_zero_fill(struct ftp_region *r, pgoff_t index);
+int ftp_page_store(struct ftp_region *r, pgoff_t index, const void *src);
 
 /* stats.c */
 void ftp_hist_add(struct ftp_hist *h, u64 ns);
@@ -162,6 +179,22 @@ static inline bool ftp_dest_page_known(struct ftp_region *r, pgoff_t index)
 {
 	return r->known && test_bit(index, r->known);
 }
+
+/* journal.c: epochs committed from the destination to the source */
+int ftp_journal_init(struct ftp_region *r);
+void ftp_journal_uninit(struct ftp_region *r);
+int ftp_journal_start(struct ftp_region *r, struct ftp_sock *fs);
+void ftp_journal_break(struct ftp_region *r);
+void ftp_journal_stop(struct ftp_region *r);
+void ftp_journal_write_begin(struct ftp_region *r);
+void ftp_journal_write_end(struct ftp_region *r);
+int ftp_journal_page_written(struct ftp_region *r, struct folio *folio,
+			     pgoff_t index);
+int ftp_journal_commit(struct ftp_region *r, u64 ustate, u64 state_len,
+		       u32 flags, u64 *epoch, u64 *pages);
+int ftp_journal_ack(struct ftp_region *r, u64 epoch);
+void ftp_journal_status(struct ftp_region *r, struct ftpage_status *st);
+int ftp_stage_serve(struct ftp_region *r, struct ftp_sock *fs);
 
 /* ctl.c */
 extern const struct file_operations ftp_ctl_fops;

@@ -16,6 +16,11 @@ static const __u32 ftp_fixed_len[FTP_MSG_TYPE_MAX + 1] = {
 	[FTP_MSG_PAGE_ZERO]	= sizeof(struct ftp_msg_page),
 	[FTP_MSG_ZERO_RANGE]	= sizeof(struct ftp_msg_range),
 	[FTP_MSG_COMPLETE]	= 0,
+	[FTP_MSG_EPOCH_BEGIN]	= sizeof(struct ftp_msg_epoch),
+	[FTP_MSG_EPOCH_PAGE]	= sizeof(struct ftp_msg_epoch_page),
+	[FTP_MSG_EPOCH_STATE]	= sizeof(struct ftp_msg_epoch_state),
+	[FTP_MSG_EPOCH_COMMIT]	= sizeof(struct ftp_msg_epoch),
+	[FTP_MSG_EPOCH_ACK]	= sizeof(struct ftp_msg_epoch),
 };
 
 __u32 ftp_proto_fixed_len(unsigned int type)
@@ -23,11 +28,18 @@ __u32 ftp_proto_fixed_len(unsigned int type)
 	return type && type <= FTP_MSG_TYPE_MAX ? ftp_fixed_len[type] : 0;
 }
 
+/* Messages whose fixed part is followed by one page of data. */
+int ftp_proto_has_page(unsigned int type)
+{
+	return type == FTP_MSG_PAGE_DATA || type == FTP_MSG_EPOCH_PAGE ||
+	       type == FTP_MSG_EPOCH_STATE;
+}
+
 /* Exact payload length of a valid message of @type. */
 static __u32 ftp_msg_len(unsigned int type)
 {
 	return ftp_fixed_len[type] +
-	       (type == FTP_MSG_PAGE_DATA ? FTP_PROTO_PAGE_SIZE : 0);
+	       (ftp_proto_has_page(type) ? FTP_PROTO_PAGE_SIZE : 0);
 }
 
 int ftp_proto_check_hdr(const struct ftp_hdr *h)
@@ -58,7 +70,8 @@ static int ftp_check_hello(const struct ftp_msg_hello *m)
 	unsigned int i;
 
 	if (le16_to_cpu(m->version_min) > le16_to_cpu(m->version_max) ||
-	    (chan != FTP_CHAN_DEMAND && chan != FTP_CHAN_BULK) ||
+	    (chan != FTP_CHAN_DEMAND && chan != FTP_CHAN_BULK &&
+	     chan != FTP_CHAN_JOURNAL) ||
 	    !le16_to_cpu(m->generation) ||
 	    !ftp_all_zero(m->auth, sizeof(m->auth)))
 		return -FTP_ERR_PROTO;
@@ -86,6 +99,9 @@ int ftp_proto_check_fixed(unsigned int type, const void *p,
 	const struct ftp_msg_error *err = p;
 	const struct ftp_msg_page *pg = p;
 	const struct ftp_msg_range *rg = p;
+	const struct ftp_msg_epoch *ep = p;
+	const struct ftp_msg_epoch_page *epg = p;
+	const struct ftp_msg_epoch_state *est = p;
 
 	switch (type) {
 	case FTP_MSG_HELLO:
@@ -104,6 +120,26 @@ int ftp_proto_check_fixed(unsigned int type, const void *p,
 		return ftp_check_range(le64_to_cpu(rg->pgoff),
 				       le64_to_cpu(rg->count), lim);
 	case FTP_MSG_COMPLETE:
+		return 0;
+	case FTP_MSG_EPOCH_BEGIN:
+	case FTP_MSG_EPOCH_COMMIT:
+		if (!ep->epoch || le64_to_cpu(ep->pages) > lim->nr_pages ||
+		    le64_to_cpu(ep->state_len) > FTP_PROTO_STATE_MAX)
+			return -FTP_ERR_PROTO;
+		return 0;
+	case FTP_MSG_EPOCH_ACK:
+		return ep->epoch && !ep->pages && !ep->state_len ? 0 : -FTP_ERR_PROTO;
+	case FTP_MSG_EPOCH_PAGE:
+		if (!epg->epoch)
+			return -FTP_ERR_PROTO;
+		return ftp_check_range(le64_to_cpu(epg->pgoff), 1, lim);
+	case FTP_MSG_EPOCH_STATE:
+		if (!est->epoch || est->pad || !le32_to_cpu(est->len) ||
+		    le32_to_cpu(est->len) > FTP_PROTO_PAGE_SIZE ||
+		    le64_to_cpu(est->offset) % FTP_PROTO_PAGE_SIZE ||
+		    le64_to_cpu(est->offset) >= FTP_PROTO_STATE_MAX ||
+		    le32_to_cpu(est->len) > FTP_PROTO_STATE_MAX - le64_to_cpu(est->offset))
+			return -FTP_ERR_PROTO;
 		return 0;
 	}
 	return -FTP_ERR_PROTO;

@@ -44,8 +44,8 @@
 #define FTP_PROTO_PAGE_SIZE	4096u
 #define FTP_PROTO_NAME_MAX	32
 
-/* Largest payload of any message: PAGE_DATA. */
-#define FTP_PROTO_MAX_PAYLOAD	(8u + FTP_PROTO_PAGE_SIZE)
+/* Largest payload of any message: EPOCH_STATE. */
+#define FTP_PROTO_MAX_PAYLOAD	(24u + FTP_PROTO_PAGE_SIZE)
 
 /* Message types: numbers are part of the protocol, never reuse one. */
 enum ftp_msg_type {
@@ -57,13 +57,19 @@ enum ftp_msg_type {
 	FTP_MSG_PAGE_ZERO	= 6,	/* source -> dest, a page of zeroes */
 	FTP_MSG_ZERO_RANGE	= 7,	/* source -> dest, a run of zero pages */
 	FTP_MSG_COMPLETE	= 8,	/* dest -> source: every page is local */
-	FTP_MSG_TYPE_MAX	= 8,
+	FTP_MSG_EPOCH_BEGIN	= 9,	/* dest -> source, journal channel */
+	FTP_MSG_EPOCH_PAGE	= 10,	/* one page of the epoch (+ page) */
+	FTP_MSG_EPOCH_STATE	= 11,	/* a chunk of its state blob (+ page) */
+	FTP_MSG_EPOCH_COMMIT	= 12,	/* the epoch is complete: apply it */
+	FTP_MSG_EPOCH_ACK	= 13,	/* source -> dest: applied */
+	FTP_MSG_TYPE_MAX	= 13,
 };
 
 /* Channels, in HELLO. */
 enum ftp_channel {
 	FTP_CHAN_DEMAND		= 1,
 	FTP_CHAN_BULK		= 2,
+	FTP_CHAN_JOURNAL	= 3,	/* committed epochs, dest -> source */
 };
 
 /* Feature bits, in HELLO and HELLO_ACK. None defined in version 1. */
@@ -137,6 +143,27 @@ struct ftp_msg_range {		/* ZERO_RANGE */
 	__le64 count;
 } __packed;
 
+/* Largest state blob an epoch carries (FTPAGE_STATE_MAX). */
+#define FTP_PROTO_STATE_MAX	(64ull << 20)
+
+struct ftp_msg_epoch {		/* EPOCH_BEGIN, EPOCH_COMMIT, EPOCH_ACK */
+	__le64 epoch;		/* never 0 */
+	__le64 pages;		/* BEGIN, COMMIT: pages in the epoch */
+	__le64 state_len;	/* BEGIN, COMMIT: bytes of the blob */
+} __packed;
+
+struct ftp_msg_epoch_page {	/* EPOCH_PAGE (+ page) */
+	__le64 epoch;
+	__le64 pgoff;
+} __packed;
+
+struct ftp_msg_epoch_state {	/* EPOCH_STATE (+ page, @len bytes used) */
+	__le64 epoch;
+	__le64 offset;		/* multiple of FTP_PROTO_PAGE_SIZE */
+	__le32 len;		/* 1..FTP_PROTO_PAGE_SIZE */
+	__le32 pad;
+} __packed;
+
 /* Limits a peer's message must respect, from the local region. */
 struct ftp_proto_limits {
 	__u64 nr_pages;
@@ -153,9 +180,11 @@ int ftp_proto_check_hdr(const struct ftp_hdr *h);
 
 /*
  * A payload is a fixed part, validated by ftp_proto_check_fixed(), then
- * for PAGE_DATA only FTP_PROTO_PAGE_SIZE bytes of opaque page content.
+ * for the types ftp_proto_has_page() names FTP_PROTO_PAGE_SIZE bytes of
+ * opaque page content.
  */
 __u32 ftp_proto_fixed_len(unsigned int type);
+int ftp_proto_has_page(unsigned int type);
 
 /* Validate the fixed part of a @type payload; 0 or -enum ftp_err. */
 int ftp_proto_check_fixed(unsigned int type, const void *p,

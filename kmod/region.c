@@ -29,14 +29,16 @@ static DEFINE_IDR(ftp_minors);		/* protected by ftp_regions_lock */
 static const u32 ftp_state_moves[] = {
 	/* source */
 	[FTPAGE_STATE_LOCAL]	= BIT(FTPAGE_STATE_FROZEN) | BIT(FTPAGE_STATE_DEAD),
-	[FTPAGE_STATE_FROZEN]	= BIT(FTPAGE_STATE_COMPLETE) | BIT(FTPAGE_STATE_DEAD),
+	[FTPAGE_STATE_FROZEN]	= BIT(FTPAGE_STATE_COMPLETE) | BIT(FTPAGE_STATE_ROLLED_BACK) |
+				  BIT(FTPAGE_STATE_DEAD),
+	[FTPAGE_STATE_ROLLED_BACK] = BIT(FTPAGE_STATE_DEAD),
 	/* destination */
 	[FTPAGE_STATE_EMPTY]	= BIT(FTPAGE_STATE_PULLING) | BIT(FTPAGE_STATE_DEAD),
 	[FTPAGE_STATE_PULLING]	= BIT(FTPAGE_STATE_COMPLETE) | BIT(FTPAGE_STATE_BROKEN) |
 				  BIT(FTPAGE_STATE_DEAD),
 	[FTPAGE_STATE_BROKEN]	= BIT(FTPAGE_STATE_DEAD),
-	/* both */
-	[FTPAGE_STATE_COMPLETE]	= BIT(FTPAGE_STATE_DEAD),
+	/* both (a source rolls back from here) */
+	[FTPAGE_STATE_COMPLETE]	= BIT(FTPAGE_STATE_ROLLED_BACK) | BIT(FTPAGE_STATE_DEAD),
 	[FTPAGE_STATE_DEAD]	= 0,
 };
 
@@ -112,6 +114,7 @@ static void ftp_region_free(struct kref *ref)
 	ftp_dbg(1, "region %s: freed\n", r->name);
 	ftp_source_free(r);
 	ftp_dest_uninit(r);
+	kvfree(r->committed_state);
 	iput(r->inode);		/* truncates the page cache */
 	kfree(r);
 }
@@ -310,6 +313,27 @@ int ftp_region_freeze(struct ftp_region *r)
 	return 0;
 }
 
+/*
+ * Roll a source back to its last committed epoch: the region already holds
+ * exactly that (epochs are applied whole, under r->lock), so this ends the
+ * migration (serving stops, a partial epoch is dropped) and makes the
+ * region writable again.
+ */
+int ftp_region_rollback(struct ftp_region *r)
+{
+	int ret;
+
+	if (r->role != FTPAGE_ROLE_SOURCE)
+		return -EINVAL;
+	ret = ftp_region_move(r, FTPAGE_STATE_ROLLED_BACK);
+	if (ret)
+		return ret;
+	ftp_source_stop(r);
+	pr_info("region %s: rolled back to epoch %llu, writable again\n",
+		r->name, READ_ONCE(r->committed_epoch));
+	return 0;
+}
+
 void ftp_region_status(struct ftp_region *r, struct ftpage_status *st)
 {
 	st->role = r->role;
@@ -332,10 +356,15 @@ void ftp_region_status(struct ftp_region *r, struct ftpage_status *st)
 	st->fault_lat_p99_ns = ftp_hist_quantile(&r->stats.fault_lat, 990);
 	st->fault_lat_max_ns = atomic64_read(&r->stats.fault_lat.max);
 	st->last_error = READ_ONCE(r->last_error);
-	if (r->dst)
+	if (r->dst) {
 		ftp_dest_status(r, st);
-	else
+		ftp_journal_status(r, st);
+	} else {
 		ftp_source_status(r, st);
+		st->epoch = READ_ONCE(r->staging_epoch);
+		st->committed_epoch = READ_ONCE(r->committed_epoch);
+		st->journal_bytes = atomic64_read(&r->staged_bytes);
+	}
 }
 
 /* Module unload: no file is open (they pin the module), destroy the rest. */

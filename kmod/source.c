@@ -304,8 +304,7 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	ftp_sock_set_deadline(&c->fs, 0);
 	if (!ret)
 		pr_info("region %s: destination %pISpc attached (%s channel)\n",
-			r->name, &c->peer,
-			c->kind == FTP_CHAN_DEMAND ? "demand" : "bulk");
+			r->name, &c->peer, ftp_chan_name(c->kind));
 	return ret;
 }
 
@@ -316,9 +315,19 @@ static int ftp_source_conn_thread(void *arg)
 	int ret;
 
 	ret = ftp_source_handshake(c);
-	if (!ret)
-		ret = c->kind == FTP_CHAN_DEMAND ? ftp_source_serve_demand(c) :
-						   ftp_source_push(c);
+	if (!ret) {
+		switch (c->kind) {
+		case FTP_CHAN_DEMAND:
+			ret = ftp_source_serve_demand(c);
+			break;
+		case FTP_CHAN_BULK:
+			ret = ftp_source_push(c);
+			break;
+		default:
+			ret = ftp_stage_serve(r, &c->fs);
+			break;
+		}
+	}
 	if (ret == -EPROTO)
 		pr_warn_ratelimited("region %s: malformed message from %pISpc, connection dropped\n",
 				    r->name, &c->peer);

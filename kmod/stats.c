@@ -81,6 +81,7 @@ static const char *const ftp_state_attr_names[] = {
 	[FTPAGE_STATE_PULLING] = "pulling",
 	[FTPAGE_STATE_COMPLETE] = "complete",
 	[FTPAGE_STATE_BROKEN] = "broken",
+	[FTPAGE_STATE_ROLLED_BACK] = "rolled-back",
 };
 
 const char *ftp_state_name(enum ftpage_state state)
@@ -146,6 +147,9 @@ FTP_STATUS_ATTR(fault_lat_max_ns);
 FTP_STATUS_ATTR(errors);
 FTP_STATUS_ATTR(last_error);
 FTP_STATUS_ATTR(connected);
+FTP_STATUS_ATTR(epoch);
+FTP_STATUS_ATTR(committed_epoch);
+FTP_STATUS_ATTR(journal_bytes);
 
 static struct attribute *ftp_region_attrs[] = {
 	&dev_attr_state.attr,
@@ -171,6 +175,9 @@ static struct attribute *ftp_region_attrs[] = {
 	&dev_attr_errors.attr,
 	&dev_attr_last_error.attr,
 	&dev_attr_connected.attr,
+	&dev_attr_epoch.attr,
+	&dev_attr_committed_epoch.attr,
+	&dev_attr_journal_bytes.attr,
 	NULL,
 };
 

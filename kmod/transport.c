@@ -240,6 +240,20 @@ static const char *const ftp_err_names[] = {
 	[FTP_ERR_SHUTDOWN] = "region shut down",
 };
 
+const char *ftp_chan_name(unsigned int kind)
+{
+	switch (kind) {
+	case FTP_CHAN_DEMAND:
+		return "demand";
+	case FTP_CHAN_BULK:
+		return "bulk";
+	case FTP_CHAN_JOURNAL:
+		return "journal";
+	default:
+		return "unknown";
+	}
+}
+
 const char *ftp_err_name(unsigned int code)
 {
 	if (code < ARRAY_SIZE(ftp_err_names) && ftp_err_names[code])

@@ -46,6 +46,9 @@ union ftp_msg_fixed {
 	struct ftp_msg_error error;
 	struct ftp_msg_page page;
 	struct ftp_msg_range range;
+	struct ftp_msg_epoch epoch;
+	struct ftp_msg_epoch_page epoch_page;
+	struct ftp_msg_epoch_state epoch_state;
 };
 
 int ftp_recv_msg(struct ftp_sock *fs, struct ftp_hdr *h, union ftp_msg_fixed *m,
@@ -54,6 +57,7 @@ int ftp_recv_msg(struct ftp_sock *fs, struct ftp_hdr *h, union ftp_msg_fixed *m,
 void ftp_thread_idle_until_stop(void);
 
 const char *ftp_err_name(unsigned int code);
+const char *ftp_chan_name(unsigned int kind);
 int ftp_err_to_errno(unsigned int code);
 
 #endif /* FTP_TRANSPORT_H */

@@ -160,6 +160,110 @@ static int cmd_freeze(int argc, char **argv)
 	return cmd_name_only(argc, argv, FTPAGE_IOC_FREEZE, "freeze");
 }
 
+static int cmd_rollback(int argc, char **argv)
+{
+	return cmd_name_only(argc, argv, FTPAGE_IOC_ROLLBACK, "rollback");
+}
+
+/* Read all of @path into a malloc'd buffer; the length in *len. */
+static void *read_file(const char *path, size_t *len)
+{
+	size_t cap = 1 << 20, n = 0;
+	char *buf = malloc(cap);
+	FILE *f = fopen(path, "rb");
+	size_t got;
+
+	if (!f || !buf)
+		die("cannot read %s", path, errno);
+	while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += got;
+		if (n == cap) {
+			if (cap > FTPAGE_STATE_MAX)
+				die("%s: larger than the 64 MiB state limit", path, 0);
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				die("%s: out of memory", path, ENOMEM);
+		}
+	}
+	if (ferror(f))
+		die("cannot read %s", path, errno);
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+/* commit NAME [--state FILE] [--wait] */
+static int cmd_commit(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ftpage_commit c = { 0 };
+	void *state = NULL;
+	size_t len = 0;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 's')
+			state = read_file(optarg, &len);
+		else if (opt == 'w')
+			c.flags |= FTPAGE_COMMIT_WAIT;
+		else
+			return 2;
+	}
+	if (optind != argc - 1)
+		die("usage: commit NAME [--state FILE] [--wait]%s", "", 0);
+	c.name = (uintptr_t)argv[optind];
+	c.state = (uintptr_t)state;
+	c.state_len = len;
+	ret = ctl_call(FTPAGE_IOC_COMMIT, &c, "commit", argv[optind]);
+	if (!ret)
+		printf("epoch %llu: %llu pages, %zu state bytes%s\n",
+		       (unsigned long long)c.epoch, (unsigned long long)c.pages,
+		       len, c.flags ? ", applied on the source" : "");
+	free(state);
+	return ret;
+}
+
+/* checkpoint NAME --out FILE: the state blob of the committed epoch */
+static int cmd_checkpoint(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ftpage_checkpoint c = { 0 };
+	const char *out = NULL;
+	FILE *f;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 'o')
+			return 2;
+		out = optarg;
+	}
+	if (optind != argc - 1 || !out)
+		die("usage: checkpoint NAME --out FILE%s", "", 0);
+	c.name = (uintptr_t)argv[optind];
+	if (ctl_call(FTPAGE_IOC_CHECKPOINT, &c, "checkpoint", argv[optind]))
+		return 1;
+	c.buf_len = c.state_len;
+	c.buf = (uintptr_t)malloc(c.buf_len ? c.buf_len : 1);
+	if (!c.buf || ctl_call(FTPAGE_IOC_CHECKPOINT, &c, "checkpoint", argv[optind]))
+		return 1;
+	f = fopen(out, "wb");
+	if (!f || fwrite((void *)(uintptr_t)c.buf, 1, c.state_len, f) != c.state_len ||
+	    fclose(f))
+		die("cannot write %s", out, errno);
+	printf("epoch %llu: %llu state bytes written to %s\n",
+	       (unsigned long long)c.epoch, (unsigned long long)c.state_len, out);
+	free((void *)(uintptr_t)c.buf);
+	return 0;
+}
+
 /* "ADDR:PORT", "ADDR", "[V6ADDR]:PORT"; a missing port is 0 (module default). */
 static socklen_t parse_addr(const char *s, struct sockaddr_storage *ss)
 {
@@ -272,6 +376,7 @@ static const char *const state_names[] = {
 	[FTPAGE_STATE_PULLING] = "pulling",
 	[FTPAGE_STATE_COMPLETE] = "complete",
 	[FTPAGE_STATE_BROKEN] = "broken",
+	[FTPAGE_STATE_ROLLED_BACK] = "rolled-back",
 };
 
 static const char *const ferr_names[] = {
@@ -299,6 +404,7 @@ static void print_status_json(const char *name, const struct ftpage_status *st)
 	       "\"pages_served\":%llu,\"zero_pages\":%llu,"
 	       "\"bytes_rx\":%llu,\"bytes_tx\":%llu,"
 	       "\"fault_latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+	       "\"epoch\":%llu,\"committed_epoch\":%llu,\"journal_bytes\":%llu,"
 	       "\"errors\":%llu,\"last_error\":\"%s\"}\n",
 	       name, NAME_OF(role_names, st->role), NAME_OF(state_names, st->state),
 	       U(st->size), U(st->pages_total), U(st->pages_present),
@@ -308,6 +414,7 @@ static void print_status_json(const char *name, const struct ftpage_status *st)
 	       U(st->pages_served), U(st->zero_pages), U(st->bytes_rx),
 	       U(st->bytes_tx), st->fault_lat_p50_ns / 1e3,
 	       st->fault_lat_p99_ns / 1e3, st->fault_lat_max_ns / 1e3,
+	       U(st->epoch), U(st->committed_epoch), U(st->journal_bytes),
 	       U(st->errors), NAME_OF(ferr_names, st->last_error));
 }
 
@@ -341,6 +448,8 @@ static void print_status_human(const char *name, const struct ftpage_status *st)
 	       U(st->bytes_rx >> 20), U(st->bytes_tx >> 20),
 	       st->fault_lat_p50_ns / 1e3, st->fault_lat_p99_ns / 1e3,
 	       st->fault_lat_max_ns / 1e3);
+	printf("  epoch %llu, committed epoch %llu, journal %llu KiB in flight\n",
+	       U(st->epoch), U(st->committed_epoch), U(st->journal_bytes >> 10));
 	printf("  errors %llu, last error: %s\n", U(st->errors),
 	       NAME_OF(ferr_names, st->last_error));
 }
@@ -348,7 +457,7 @@ static void print_status_human(const char *name, const struct ftpage_status *st)
 static int status_final(const struct ftpage_status *st)
 {
 	return st->state == FTPAGE_STATE_COMPLETE || st->state == FTPAGE_STATE_BROKEN ||
-	       st->state == FTPAGE_STATE_DEAD;
+	       st->state == FTPAGE_STATE_DEAD || st->state == FTPAGE_STATE_ROLLED_BACK;
 }
 
 static int cmd_status(int argc, char **argv)
@@ -406,6 +515,9 @@ static const struct command {
 	{ "pull", cmd_pull, "pull NAME --from ADDR:PORT [--source-name NAME]" },
 	{ "freeze", cmd_freeze, "freeze NAME" },
 	{ "status", cmd_status, "status NAME [--json] [--watch]" },
+	{ "commit", cmd_commit, "commit NAME [--state FILE] [--wait]" },
+	{ "rollback", cmd_rollback, "rollback NAME" },
+	{ "checkpoint", cmd_checkpoint, "checkpoint NAME --out FILE" },
 };
 
 static void usage(FILE *f)

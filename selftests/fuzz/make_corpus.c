@@ -8,7 +8,7 @@
 
 #include "proto.h"
 
-static unsigned char buf[1 + 2 * (sizeof(struct ftp_hdr) + FTP_PROTO_MAX_PAYLOAD)];
+static unsigned char buf[1 + 3 * (sizeof(struct ftp_hdr) + FTP_PROTO_MAX_PAYLOAD)];
 
 static size_t put(size_t off, unsigned int type, const void *fixed, __u32 flen,
 		  __u32 data_len, __u64 id)
@@ -66,5 +66,22 @@ int main(int argc, char **argv)
 	bad |= save(argv[1], "page_zero", put(1, FTP_MSG_PAGE_ZERO, &pg, sizeof(pg), 0, 0));
 	bad |= save(argv[1], "zero_range", put(1, FTP_MSG_ZERO_RANGE, &rg, sizeof(rg), 0, 0));
 	bad |= save(argv[1], "complete", put(1, FTP_MSG_COMPLETE, NULL, 0, 0, 0));
+	{
+		struct ftp_msg_epoch ep = { .epoch = cpu_to_le64(3), .pages = cpu_to_le64(1),
+					    .state_len = cpu_to_le64(100) };
+		struct ftp_msg_epoch_page epg = { .epoch = cpu_to_le64(3),
+						  .pgoff = cpu_to_le64(9) };
+		struct ftp_msg_epoch_state est = { .epoch = cpu_to_le64(3),
+						   .len = cpu_to_le32(100) };
+		struct ftp_msg_epoch ack = { .epoch = cpu_to_le64(3) };
+		size_t off = put(1, FTP_MSG_EPOCH_BEGIN, &ep, sizeof(ep), 0, 0);
+
+		off = put(off, FTP_MSG_EPOCH_PAGE, &epg, sizeof(epg), FTP_PROTO_PAGE_SIZE, 0);
+		bad |= save(argv[1], "epoch", off);
+		off = put(1, FTP_MSG_EPOCH_STATE, &est, sizeof(est), FTP_PROTO_PAGE_SIZE, 0);
+		off = put(off, FTP_MSG_EPOCH_COMMIT, &ep, sizeof(ep), 0, 0);
+		bad |= save(argv[1], "epoch_commit", off);
+		bad |= save(argv[1], "epoch_ack", put(1, FTP_MSG_EPOCH_ACK, &ack, sizeof(ack), 0, 0));
+	}
 	return bad;
 }

@@ -38,7 +38,7 @@ static void parse_stream(const uint8_t *data, size_t size, uint64_t nr_pages)
 		check(flen <= (__u32)len);
 		check((__u32)len <= FTP_PROTO_MAX_PAYLOAD);
 		check((__u32)len - flen == 0 ||
-		      (type == FTP_MSG_PAGE_DATA && (__u32)len - flen == FTP_PROTO_PAGE_SIZE));
+		      (ftp_proto_has_page(type) && (__u32)len - flen == FTP_PROTO_PAGE_SIZE));
 		if (size - off < flen)
 			return;
 		memcpy(fixed, data + off, flen);
@@ -56,6 +56,17 @@ static void parse_stream(const uint8_t *data, size_t size, uint64_t nr_pages)
 			uint64_t count = le64_to_cpu(m->count);
 
 			check(count && start < nr_pages && count <= nr_pages - start);
+		} else if (type == FTP_MSG_EPOCH_PAGE) {
+			const struct ftp_msg_epoch_page *m = (const void *)fixed;
+
+			check(m->epoch && le64_to_cpu(m->pgoff) < nr_pages);
+		} else if (type == FTP_MSG_EPOCH_STATE) {
+			const struct ftp_msg_epoch_state *m = (const void *)fixed;
+			uint64_t off = le64_to_cpu(m->offset);
+			uint32_t n = le32_to_cpu(m->len);
+
+			check(n && n <= FTP_PROTO_PAGE_SIZE &&
+			      off + n <= FTP_PROTO_STATE_MAX);
 		}
 		if (size - off < (size_t)len - flen)
 			return;

@@ -70,6 +70,12 @@ ip link set lo up
 # KVM (kvm_amd needs ccp on Debian; modules.dep has it)
 load kvm_amd
 [ -c /dev/kvm ] || say "no /dev/kvm"
+# one VM open all along: see tools/kvm_hold.c (the sweep spares it)
+HOLD_PID=
+if [ -c /dev/kvm ]; then
+	kvm_hold &
+	HOLD_PID=$!
+fi
 
 # host root over 9p at /host (read-only), for the host's tools via chroot
 load virtio_pci 9pnet_virtio 9p
@@ -99,7 +105,7 @@ sweep() {
 		killed=
 		for d in /proc/[0-9]*; do
 			p=${d#/proc/}
-			[ "$p" = 1 ] || [ "$p" = "$1" ] && continue
+			[ "$p" = 1 ] || [ "$p" = "$1" ] || [ "$p" = "$HOLD_PID" ] && continue
 			# kernel threads have no exe
 			readlink "$d/exe" >/dev/null 2>&1 || continue
 			kill -9 "$p" 2>/dev/null && killed=1

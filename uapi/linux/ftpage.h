@@ -37,9 +37,11 @@
 #define FTPAGE_FEATURE_LOCAL_REGION	(1ULL << 0)	/* zero-filled local regions */
 #define FTPAGE_FEATURE_FREEZE		(1ULL << 1)	/* FTPAGE_IOC_FREEZE */
 #define FTPAGE_FEATURE_REMOTE		(1ULL << 2)	/* SERVE and PULL over TCP */
+#define FTPAGE_FEATURE_EPOCHS		(1ULL << 3)	/* COMMIT, ROLLBACK, CHECKPOINT */
 #define FTPAGE_FEATURES_ALL		(FTPAGE_FEATURE_LOCAL_REGION | \
 					 FTPAGE_FEATURE_FREEZE | \
-					 FTPAGE_FEATURE_REMOTE)
+					 FTPAGE_FEATURE_REMOTE | \
+					 FTPAGE_FEATURE_EPOCHS)
 
 struct ftpage_api {
 	__u32 api;		/* in: FTPAGE_API; out: FTPAGE_API */
@@ -64,6 +66,8 @@ enum ftpage_state {
 	FTPAGE_STATE_COMPLETE = 6,	/* dest: every page local; source: the
 					 * destination has every page */
 	FTPAGE_STATE_BROKEN = 7,	/* dest: link to the source lost */
+	FTPAGE_STATE_ROLLED_BACK = 8,	/* source: back at the last committed
+					 * epoch, writable again */
 };
 
 /* Why the last fault failed (ftpage_status.last_error). */
@@ -143,8 +147,50 @@ struct ftpage_status {
 	__u64 fault_lat_max_ns;
 	__u64 errors;		/* faults failed (SIGBUS), protocol errors */
 	__u32 last_error;	/* enum ftpage_fault_error */
-	__u32 connected;	/* channels up (dest: 0..2) */
-	__u64 reserved[8];
+	__u32 connected;	/* channels up (dest: 0..3) */
+	__u64 epoch;		/* dest: last sealed; source: last received */
+	__u64 committed_epoch;	/* applied on the source (0: the frozen image) */
+	__u64 journal_bytes;	/* dest: sealed, not acknowledged; source:
+				 * staged, not applied */
+	__u64 reserved[5];
+};
+
+/*
+ * COMMIT (destination): seal epoch N -- every page written since the last
+ * seal, as it is at this instant, plus an optional opaque state blob
+ * (device/vCPU state) -- and stream it to the source in the background.
+ * The source applies an epoch only once all of it arrived. With
+ * FTPAGE_COMMIT_WAIT the call returns once the source applied it.
+ */
+#define FTPAGE_STATE_MAX	(64ULL << 20)
+#define FTPAGE_COMMIT_WAIT	(1U << 0)
+#define FTPAGE_COMMIT_FLAGS	FTPAGE_COMMIT_WAIT
+
+struct ftpage_commit {
+	__u64 name;		/* in: pointer to NUL-terminated name */
+	__u64 state;		/* in: pointer to the blob, or 0 */
+	__u64 state_len;	/* in: bytes at @state, <= FTPAGE_STATE_MAX */
+	__u32 flags;		/* in: FTPAGE_COMMIT_* */
+	__u32 reserved0;
+	__u64 epoch;		/* out: the epoch sealed */
+	__u64 pages;		/* out: pages in it */
+	__u64 reserved[2];
+};
+
+/*
+ * CHECKPOINT (source): copy the state blob of the last committed epoch to
+ * @buf. With @buf 0, or @buf_len too small (-ENOSPC), only @state_len and
+ * @epoch are filled in.
+ */
+struct ftpage_checkpoint {
+	__u64 name;		/* in: pointer to NUL-terminated name */
+	__u64 buf;		/* in: pointer, or 0 */
+	__u64 buf_len;		/* in: bytes at @buf */
+	__u32 flags;		/* in: must be 0 */
+	__u32 reserved0;
+	__u64 epoch;		/* out: the committed epoch */
+	__u64 state_len;	/* out: bytes of its blob */
+	__u64 reserved[2];
 };
 
 #define FTPAGE_IOC_MAGIC	0xF7
@@ -156,5 +202,8 @@ struct ftpage_status {
 #define FTPAGE_IOC_FREEZE	_IOW(FTPAGE_IOC_MAGIC, 0x04, struct ftpage_region_ref)
 #define FTPAGE_IOC_SERVE	_IOW(FTPAGE_IOC_MAGIC, 0x05, struct ftpage_peer)
 #define FTPAGE_IOC_PULL		_IOW(FTPAGE_IOC_MAGIC, 0x06, struct ftpage_peer)
+#define FTPAGE_IOC_COMMIT	_IOWR(FTPAGE_IOC_MAGIC, 0x07, struct ftpage_commit)
+#define FTPAGE_IOC_ROLLBACK	_IOW(FTPAGE_IOC_MAGIC, 0x08, struct ftpage_region_ref)
+#define FTPAGE_IOC_CHECKPOINT	_IOWR(FTPAGE_IOC_MAGIC, 0x09, struct ftpage_checkpoint)
 
 #endif /* _UAPI_LINUX_FTPAGE_H */

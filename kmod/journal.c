@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The journal: epochs committed from the destination back to the source.
+ *
+ * Destination. Every page written since the last commit has its bit in
+ * @dirty (set by ->page_mkwrite and pwrite, which run between
+ * ftp_journal_write_begin() and _end()). COMMIT seals epoch N: under
+ * @seal_sem held for writing it takes @dirty as the epoch's @unsent set and
+ * write-protects those pages (folio_mkclean), so the next write to one of
+ * them comes back through ->page_mkwrite, which copies the page first while
+ * it is still unsent (copy-before-write). The streamer thread sends each
+ * page (its copy, or the page itself if unchanged since the seal), the
+ * state blob and a commit record on the journal channel; the source
+ * acknowledges once it applied the epoch, and the epoch is freed.
+ *
+ * Source. The journal connection stages an epoch (pages and blob) and
+ * applies it, under r->lock, only when its commit record arrived and
+ * everything it announced is there; a partial epoch is dropped with the
+ * connection. ROLLBACK takes r->lock too, so it sees a region at an epoch
+ * boundary: the frozen image plus every applied epoch.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/highmem.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/rmap.h>
+#include <linux/rwsem.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/xarray.h>
+
+#include "ftpage.h"
+#include "transport.h"
+
+struct ftp_epoch {
+	struct list_head node;		/* in j->epochs */
+	u64 n;
+	u64 pages;			/* pages sealed into it */
+	unsigned long *unsent;		/* sealed pages not streamed yet */
+	struct xarray copies;		/* index -> page copied before a write */
+	void *state;			/* the blob, kvmalloc'd */
+	u64 state_len;
+	bool sent;			/* streamed; waiting for the ack */
+};
+
+struct ftp_journal {
+	struct ftp_region *r;
+	/*
+	 * Read side: a page writer (copy-before-write, dirty bit); write
+	 * side: sealing an epoch, dropping acknowledged ones. Taken before
+	 * any folio lock. Protects @dirty, @epochs and @sealed.
+	 */
+	struct rw_semaphore seal_sem;
+	unsigned long *dirty;
+	struct list_head epochs;	/* oldest first */
+	u64 sealed;			/* last epoch sealed */
+	u64 streamed;			/* last epoch streamed (streamer only) */
+	u64 committed;			/* last epoch acknowledged */
+	atomic64_t bytes;		/* sealed, not acknowledged */
+	bool broken;			/* the journal cannot reach the source */
+	wait_queue_head_t wq;		/* streamer: work; COMMIT_WAIT: acks */
+	struct ftp_sock *fs;		/* the journal channel (dest.c owns it) */
+	struct task_struct *task;	/* the streamer, referenced */
+	void *bounce;			/* one page, streamer only */
+};
+
+/* The state a source stages an incoming epoch in. */
+struct ftp_stage {
+	u64 n;				/* 0: no epoch begun */
+	u64 pages;
+	u64 state_len;
+	struct xarray staged;		/* index -> page */
+	u64 nr_staged;
+	void *state;
+};
+
+static void ftp_free_pages_xa(struct xarray *xa)
+{
+	struct page *page;
+	unsigned long i;
+
+	xa_for_each(xa, i, page)
+		__free_page(page);
+	xa_destroy(xa);
+}
+
+static void ftp_epoch_free(struct ftp_epoch *e)
+{
+	ftp_free_pages_xa(&e->copies);
+	kvfree(e->unsent);
+	kvfree(e->state);
+	kfree(e);
+}
+
+static unsigned long *ftp_bitmap_alloc(struct ftp_region *r)
+{
+	return kvcalloc(BITS_TO_LONGS(r->nr_pages), sizeof(long), GFP_KERNEL);
+}
+
+/* Around every write to a destination page (->page_mkwrite, pwrite). */
+void ftp_journal_write_begin(struct ftp_region *r)
+{
+	if (r->jr)
+		down_read(&r->jr->seal_sem);
+}
+
+void ftp_journal_write_end(struct ftp_region *r)
+{
+	if (r->jr)
+		up_read(&r->jr->seal_sem);
+}
+
+/*
+ * @folio (locked) at @index is about to be written: copy it for every
+ * sealed epoch that still has to send it, and log it for the next one.
+ */
+int ftp_journal_page_written(struct ftp_region *r, struct folio *folio,
+			     pgoff_t index)
+{
+	struct ftp_journal *j = r->jr;
+	struct ftp_epoch *e;
+	struct page *copy;
+	int err;
+
+	if (!j)
+		return 0;
+	lockdep_assert_held_read(&j->seal_sem);
+	list_for_each_entry(e, &j->epochs, node) {
+		if (!test_bit(index, e->unsent) || xa_load(&e->copies, index))
+			continue;
+		copy = alloc_page(GFP_HIGHUSER);
+		if (!copy)
+			return -ENOMEM;
+		copy_highpage(copy, folio_page(folio, 0));
+		err = xa_err(xa_store(&e->copies, index, copy, GFP_KERNEL));
+		if (err) {
+			__free_page(copy);
+			return err;
+		}
+	}
+	set_bit(index, j->dirty);
+	return 0;
+}
+
+/*
+ * Seal epoch N: the dirty set and the blob, as they are now. Returns N and
+ * its page count (the epoch itself may be gone as soon as we unlock).
+ */
+static int ftp_journal_seal(struct ftp_journal *j, unsigned long *fresh,
+			    void *state, u64 state_len, u64 *epoch, u64 *pages)
+{
+	struct ftp_region *r = j->r;
+	struct ftp_epoch *e;
+	struct folio *folio;
+	unsigned long i;
+
+	e = kzalloc(sizeof(*e), GFP_KERNEL);
+	if (!e)
+		return -ENOMEM;
+	xa_init(&e->copies);
+	e->state = state;
+	e->state_len = state_len;
+
+	down_write(&j->seal_sem);
+	e->unsent = j->dirty;
+	j->dirty = fresh;
+	e->n = j->sealed + 1;
+	for_each_set_bit(i, e->unsent, r->nr_pages) {
+		folio = ftp_page_lookup(r, i);
+		if (!folio) {		/* destroyed under us */
+			clear_bit(i, e->unsent);
+			continue;
+		}
+		/* The next write to it must come back through ->page_mkwrite. */
+		folio_lock(folio);
+		folio_mkclean(folio);
+		folio_unlock(folio);
+		folio_put(folio);
+		e->pages++;
+	}
+	list_add_tail(&e->node, &j->epochs);
+	atomic64_add(e->pages * PAGE_SIZE + state_len, &j->bytes);
+	/* Published last: the streamer looks for the epoch once it sees it. */
+	WRITE_ONCE(j->sealed, e->n);
+	*epoch = e->n;
+	*pages = e->pages;
+	up_write(&j->seal_sem);
+	return 0;
+}
+
+int ftp_journal_commit(struct ftp_region *r, u64 ustate, u64 state_len,
+		       u32 flags, u64 *epoch, u64 *pages)
+{
+	struct ftp_journal *j = r->jr;
+	unsigned long *fresh;
+	void *state = NULL;
+	int ret;
+
+	if (!j)
+		return -EINVAL;
+	if (state_len > FTPAGE_STATE_MAX || (state_len && !ustate))
+		return -EINVAL;
+	switch (ftp_region_state(r)) {
+	case FTPAGE_STATE_PULLING:
+	case FTPAGE_STATE_COMPLETE:
+		if (!READ_ONCE(j->broken))
+			break;
+		fallthrough;
+	default:
+		return -ENOTCONN;
+	}
+	if (state_len) {
+		state = kvmalloc(state_len, GFP_KERNEL);
+		if (!state)
+			return -ENOMEM;
+		if (copy_from_user(state, u64_to_user_ptr(ustate), state_len)) {
+			ret = -EFAULT;
+			goto err_free_state;
+		}
+	}
+	fresh = ftp_bitmap_alloc(r);
+	if (!fresh) {
+		ret = -ENOMEM;
+		goto err_free_state;
+	}
+	ret = ftp_journal_seal(j, fresh, state, state_len, epoch, pages);
+	if (ret) {
+		kvfree(fresh);
+		goto err_free_state;
+	}
+	ftp_dbg(1, "region %s: sealed epoch %llu, %llu pages, %llu state bytes\n",
+		r->name, *epoch, *pages, state_len);
+	wake_up_all(&j->wq);
+
+	if (!(flags & FTPAGE_COMMIT_WAIT))
+		return 0;
+	ret = wait_event_killable(j->wq, READ_ONCE(j->committed) >= *epoch ||
+					 READ_ONCE(j->broken));
+	if (ret)
+		return ret;
+	return READ_ONCE(j->committed) >= *epoch ? 0 : -ECONNRESET;
+
+err_free_state:
+	kvfree(state);
+	return ret;
+}
+
+/* The oldest epoch not streamed yet, or NULL. */
+static struct ftp_epoch *ftp_journal_next(struct ftp_journal *j)
+{
+	struct ftp_epoch *e, *found = NULL;
+
+	down_read(&j->seal_sem);
+	list_for_each_entry(e, &j->epochs, node) {
+		if (!e->sent) {
+			found = e;
+			break;
+		}
+	}
+	up_read(&j->seal_sem);
+	return found;
+}
+
+/* Take page @i of @e out of the epoch: its copy, or the page itself. */
+static int ftp_journal_take_page(struct ftp_journal *j, struct ftp_epoch *e,
+				 unsigned long i, void **data, struct page **copy)
+{
+	struct folio *folio = ftp_page_lookup(j->r, i);
+
+	if (!folio)
+		return -ENODEV;
+	folio_lock(folio);
+	*copy = xa_erase(&e->copies, i);
+	if (*copy) {
+		*data = kmap_local_page(*copy);
+	} else {
+		memcpy_from_page(j->bounce, folio_page(folio, 0), 0, PAGE_SIZE);
+		*data = j->bounce;
+	}
+	clear_bit(i, e->unsent);
+	folio_unlock(folio);
+	folio_put(folio);
+	return 0;
+}
+
+static int ftp_journal_send_state(struct ftp_journal *j, struct ftp_epoch *e)
+{
+	struct ftp_msg_epoch_state m = { .epoch = cpu_to_le64(e->n) };
+	u64 off;
+	u32 len;
+	int ret;
+
+	for (off = 0; off < e->state_len; off += len) {
+		len = min_t(u64, FTP_PROTO_PAGE_SIZE, e->state_len - off);
+		memcpy(j->bounce, e->state + off, len);
+		memset(j->bounce + len, 0, FTP_PROTO_PAGE_SIZE - len);
+		m.offset = cpu_to_le64(off);
+		m.len = cpu_to_le32(len);
+		ret = ftp_send_msg(j->fs, FTP_MSG_EPOCH_STATE, 0, &m, sizeof(m),
+				   j->bounce, FTP_PROTO_PAGE_SIZE);
+		if (ret)
+			return ret;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int ftp_journal_send_epoch(struct ftp_journal *j, struct ftp_epoch *e)
+{
+	struct ftp_msg_epoch rec = {
+		.epoch = cpu_to_le64(e->n),
+		.pages = cpu_to_le64(e->pages),
+		.state_len = cpu_to_le64(e->state_len),
+	};
+	struct ftp_msg_epoch_page pg = { .epoch = cpu_to_le64(e->n) };
+	struct page *copy;
+	unsigned long i;
+	void *data;
+	int ret;
+
+	ret = ftp_send_msg(j->fs, FTP_MSG_EPOCH_BEGIN, 0, &rec, sizeof(rec), NULL, 0);
+	for_each_set_bit(i, e->unsent, j->r->nr_pages) {
+		if (ret)
+			return ret;
+		ret = ftp_journal_take_page(j, e, i, &data, &copy);
+		if (ret)
+			return ret;
+		pg.pgoff = cpu_to_le64(i);
+		ret = ftp_send_msg(j->fs, FTP_MSG_EPOCH_PAGE, 0, &pg, sizeof(pg),
+				   data, FTP_PROTO_PAGE_SIZE);
+		if (copy) {
+			kunmap_local(data);
+			__free_page(copy);
+		}
+		cond_resched();
+	}
+	if (!ret)
+		ret = ftp_journal_send_state(j, e);
+	if (ret)
+		return ret;
+	/* Before the commit record: its ack may come back at once. */
+	WRITE_ONCE(e->sent, true);
+	return ftp_send_msg(j->fs, FTP_MSG_EPOCH_COMMIT, 0, &rec, sizeof(rec),
+			    NULL, 0);
+}
+
+static int ftp_journal_thread(void *arg)
+{
+	struct ftp_journal *j = arg;
+	struct ftp_epoch *e;
+	int ret = 0;
+	u64 n;
+
+	while (!kthread_should_stop()) {
+		wait_event_interruptible(j->wq, kthread_should_stop() ||
+					 READ_ONCE(j->sealed) > j->streamed);
+		if (kthread_should_stop())
+			break;
+		e = ftp_journal_next(j);
+		if (WARN_ON_ONCE(!e))
+			break;
+		/* Once sent, the ack may free @e at any time. */
+		n = e->n;
+		ret = ftp_journal_send_epoch(j, e);
+		j->streamed = n;
+		if (ret) {
+			pr_warn("region %s: journal stream to the source failed (%d)\n",
+				j->r->name, ret);
+			WRITE_ONCE(j->broken, true);
+			wake_up_all(&j->wq);
+			break;
+		}
+	}
+	ftp_thread_idle_until_stop();
+	return ret;
+}
+
+/* The source applied every epoch up to @n; 0, or -EPROTO for a bad ack. */
+int ftp_journal_ack(struct ftp_region *r, u64 n)
+{
+	struct ftp_journal *j = r->jr;
+	struct ftp_epoch *e, *tmp;
+	LIST_HEAD(done);
+	int ret = 0;
+
+	down_write(&j->seal_sem);
+	list_for_each_entry_safe(e, tmp, &j->epochs, node) {
+		if (e->n > n)
+			break;
+		if (!READ_ONCE(e->sent)) {	/* acked before it was sent */
+			ret = -EPROTO;
+			break;
+		}
+		list_move_tail(&e->node, &done);
+	}
+	if (!ret && n > j->committed)
+		WRITE_ONCE(j->committed, n);
+	up_write(&j->seal_sem);
+
+	list_for_each_entry_safe(e, tmp, &done, node) {
+		atomic64_sub(e->pages * PAGE_SIZE + e->state_len, &j->bytes);
+		ftp_epoch_free(e);
+	}
+	wake_up_all(&j->wq);
+	ftp_dbg(1, "region %s: source applied epoch %llu\n", r->name, n);
+	return ret;
+}
+
+/* Start streaming epochs on @fs (the journal channel, set up by PULL). */
+int ftp_journal_start(struct ftp_region *r, struct ftp_sock *fs)
+{
+	struct ftp_journal *j = r->jr;
+	struct task_struct *t;
+
+	j->fs = fs;
+	t = kthread_run(ftp_journal_thread, j, "ftpage-journal/%s", r->name);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	get_task_struct(t);
+	j->task = t;
+	return 0;
+}
+
+/* Stop streaming (the channel is being shut down); wake COMMIT waiters. */
+/* The link to the source is gone: COMMIT_WAIT callers stop waiting. */
+void ftp_journal_break(struct ftp_region *r)
+{
+	struct ftp_journal *j = r->jr;
+
+	if (!j)
+		return;
+	WRITE_ONCE(j->broken, true);
+	wake_up_all(&j->wq);
+}
+
+void ftp_journal_stop(struct ftp_region *r)
+{
+	struct ftp_journal *j = r->jr;
+
+	if (!j)
+		return;
+	ftp_journal_break(r);
+	if (j->task) {
+		kthread_stop(j->task);
+		put_task_struct(j->task);
+		j->task = NULL;
+	}
+}
+
+int ftp_journal_init(struct ftp_region *r)
+{
+	struct ftp_journal *j;
+
+	j = kzalloc(sizeof(*j), GFP_KERNEL);
+	if (!j)
+		return -ENOMEM;
+	j->dirty = ftp_bitmap_alloc(r);
+	j->bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!j->dirty || !j->bounce) {
+		kvfree(j->dirty);
+		kfree(j->bounce);
+		kfree(j);
+		return -ENOMEM;
+	}
+	j->r = r;
+	init_rwsem(&j->seal_sem);
+	INIT_LIST_HEAD(&j->epochs);
+	init_waitqueue_head(&j->wq);
+	r->jr = j;
+	return 0;
+}
+
+void ftp_journal_uninit(struct ftp_region *r)
+{
+	struct ftp_journal *j = r->jr;
+	struct ftp_epoch *e, *tmp;
+
+	if (!j)
+		return;
+	ftp_journal_stop(r);
+	list_for_each_entry_safe(e, tmp, &j->epochs, node)
+		ftp_epoch_free(e);
+	kvfree(j->dirty);
+	kfree(j->bounce);
+	kfree(j);
+	r->jr = NULL;
+}
+
+void ftp_journal_status(struct ftp_region *r, struct ftpage_status *st)
+{
+	struct ftp_journal *j = r->jr;
+
+	st->epoch = READ_ONCE(j->sealed);
+	st->committed_epoch = READ_ONCE(j->committed);
+	st->journal_bytes = atomic64_read(&j->bytes);
+}
+
+/* ---- source: staging and applying epochs ---------------------------- */
+
+static void ftp_stage_reset(struct ftp_region *r, struct ftp_stage *s)
+{
+	ftp_free_pages_xa(&s->staged);
+	xa_init(&s->staged);
+	kvfree(s->state);
+	s->state = NULL;
+	s->n = 0;
+	s->nr_staged = 0;
+	atomic64_set(&r->staged_bytes, 0);
+}
+
+/* Apply a complete epoch, atomically with respect to ROLLBACK. */
+static int ftp_stage_apply(struct ftp_region *r, struct ftp_stage *s)
+{
+	struct page *page;
+	unsigned long i;
+	void *p;
+	int ret = 0;
+
+	mutex_lock(&r->lock);
+	if (r->state != FTPAGE_STATE_FROZEN && r->state != FTPAGE_STATE_COMPLETE) {
+		ret = -ESHUTDOWN;	/* rolled back or destroyed meanwhile */
+		goto out_unlock;
+	}
+	xa_for_each(&s->staged, i, page) {
+		p = kmap_local_page(page);
+		ret = ftp_page_store(r, i, p);
+		kunmap_local(p);
+		if (ret)
+			goto out_unlock;
+	}
+	kvfree(r->committed_state);
+	r->committed_state = s->state;
+	r->committed_state_len = s->state_len;
+	s->state = NULL;
+	WRITE_ONCE(r->committed_epoch, s->n);
+out_unlock:
+	mutex_unlock(&r->lock);
+	return ret;
+}
+
+static int ftp_stage_msg(struct ftp_region *r, struct ftp_sock *fs,
+			 struct ftp_stage *s, unsigned int type,
+			 const union ftp_msg_fixed *m, void *buf)
+{
+	u64 n = le64_to_cpu(m->epoch.epoch);
+	struct ftp_msg_epoch ack = { 0 };
+	struct page *page, *old = NULL;
+	void *p;
+	int ret;
+
+	if (type == FTP_MSG_EPOCH_BEGIN) {
+		if (s->n || n != READ_ONCE(r->committed_epoch) + 1)
+			return -EPROTO;
+		s->n = n;
+		s->pages = le64_to_cpu(m->epoch.pages);
+		s->state_len = le64_to_cpu(m->epoch.state_len);
+		WRITE_ONCE(r->staging_epoch, n);
+		if (s->state_len) {
+			s->state = kvzalloc(s->state_len, GFP_KERNEL);
+			if (!s->state)
+				return -ENOMEM;
+		}
+		return 0;
+	}
+	if (!s->n || n != s->n)
+		return -EPROTO;
+
+	switch (type) {
+	case FTP_MSG_EPOCH_PAGE:
+		page = alloc_page(GFP_HIGHUSER);
+		if (!page)
+			return -ENOMEM;
+		p = kmap_local_page(page);
+		ret = ftp_sock_recv(fs, p, FTP_PROTO_PAGE_SIZE);
+		kunmap_local(p);
+		if (!ret)
+			old = xa_store(&s->staged, le64_to_cpu(m->epoch_page.pgoff),
+				       page, GFP_KERNEL);
+		if (ret || xa_is_err(old)) {
+			__free_page(page);
+			return ret ?: xa_err(old);
+		}
+		if (old)
+			__free_page(old);
+		else
+			s->nr_staged++;
+		atomic64_add(PAGE_SIZE, &r->staged_bytes);
+		return 0;
+	case FTP_MSG_EPOCH_STATE:
+		ret = ftp_sock_recv(fs, buf, FTP_PROTO_PAGE_SIZE);
+		if (ret)
+			return ret;
+		if (le64_to_cpu(m->epoch_state.offset) +
+		    le32_to_cpu(m->epoch_state.len) > s->state_len)
+			return -EPROTO;
+		memcpy(s->state + le64_to_cpu(m->epoch_state.offset), buf,
+		       le32_to_cpu(m->epoch_state.len));
+		atomic64_add(le32_to_cpu(m->epoch_state.len), &r->staged_bytes);
+		return 0;
+	case FTP_MSG_EPOCH_COMMIT:
+		if (le64_to_cpu(m->epoch.pages) != s->pages ||
+		    s->nr_staged != s->pages ||
+		    le64_to_cpu(m->epoch.state_len) != s->state_len)
+			return -EPROTO;
+		ret = ftp_stage_apply(r, s);
+		if (ret)
+			return ret;
+		pr_info("region %s: applied epoch %llu (%llu pages, %llu state bytes)\n",
+			r->name, n, s->pages, s->state_len);
+		ftp_stage_reset(r, s);
+		ack.epoch = cpu_to_le64(n);
+		return ftp_send_msg(fs, FTP_MSG_EPOCH_ACK, 0, &ack, sizeof(ack),
+				    NULL, 0);
+	default:
+		return -EPROTO;
+	}
+}
+
+/*
+ * Serve the journal channel of a source until it fails. A partial epoch
+ * is dropped with the connection, never applied.
+ */
+int ftp_stage_serve(struct ftp_region *r, struct ftp_sock *fs)
+{
+	struct ftp_proto_limits lim = { .nr_pages = r->nr_pages };
+	struct ftp_stage s = { 0 };
+	union ftp_msg_fixed m;
+	struct ftp_hdr h;
+	void *buf;
+	int ret;
+
+	buf = kmalloc(FTP_PROTO_PAGE_SIZE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	xa_init(&s.staged);
+	do {
+		ret = ftp_recv_msg(fs, &h, &m, &lim);
+		if (ret > 0)
+			ret = ftp_stage_msg(r, fs, &s, ret, &m, buf);
+	} while (!ret && !kthread_should_stop());
+	if (s.n)
+		pr_warn("region %s: epoch %llu dropped unapplied (%d)\n", r->name,
+			s.n, ret);
+	ftp_stage_reset(r, &s);
+	xa_destroy(&s.staged);
+	kfree(buf);
+	return ret;
+}
