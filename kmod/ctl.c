@@ -63,6 +63,20 @@ static int ftp_get_name(char *name, u64 uptr)
 	return 0;
 }
 
+/* The region named by the userspace string at @uptr, referenced. */
+static struct ftp_region *ftp_get_region(u64 uptr)
+{
+	char name[FTPAGE_NAME_MAX];
+	struct ftp_region *r;
+	int ret;
+
+	ret = ftp_get_name(name, uptr);
+	if (ret)
+		return ERR_PTR(ret);
+	r = ftp_region_find(name);
+	return r ?: ERR_PTR(-ENOENT);
+}
+
 static long ftp_ioc_api(struct ftp_ctl *ctl, void __user *argp)
 {
 	struct ftpage_api api;
@@ -102,8 +116,8 @@ static long ftp_ioc_create(void __user *argp)
 	return ftp_region_create(name, c.size, c.role);
 }
 
-/* Parse a struct ftpage_region_ref into @name. */
-static int ftp_ioc_ref_name(void __user *argp, char *name)
+/* Parse a struct ftpage_region_ref; the name's user pointer in @uname. */
+static int ftp_ioc_ref(void __user *argp, u64 *uname)
 {
 	struct ftpage_region_ref ref;
 
@@ -111,31 +125,35 @@ static int ftp_ioc_ref_name(void __user *argp, char *name)
 		return -EFAULT;
 	if (ref.flags || ref.reserved0 || !ftp_reserved_zero(ref.reserved))
 		return -EINVAL;
-	return ftp_get_name(name, ref.name);
+	*uname = ref.name;
+	return 0;
 }
 
 static long ftp_ioc_destroy(void __user *argp)
 {
 	char name[FTPAGE_NAME_MAX];
+	u64 uname;
 	int ret;
 
-	ret = ftp_ioc_ref_name(argp, name);
+	ret = ftp_ioc_ref(argp, &uname);
+	if (!ret)
+		ret = ftp_get_name(name, uname);
 	return ret ?: ftp_region_destroy(name);
 }
 
 /* FREEZE and ROLLBACK: a region name and nothing else. */
 static long ftp_ioc_region_op(void __user *argp, int (*op)(struct ftp_region *))
 {
-	char name[FTPAGE_NAME_MAX];
 	struct ftp_region *r;
+	u64 uname;
 	int ret;
 
-	ret = ftp_ioc_ref_name(argp, name);
+	ret = ftp_ioc_ref(argp, &uname);
 	if (ret)
 		return ret;
-	r = ftp_region_find(name);
-	if (!r)
-		return -ENOENT;
+	r = ftp_get_region(uname);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
 	ret = op(r);
 	ftp_region_put(r);
 	return ret;
@@ -144,7 +162,6 @@ static long ftp_ioc_region_op(void __user *argp, int (*op)(struct ftp_region *))
 static long ftp_ioc_commit(void __user *argp)
 {
 	struct ftpage_commit c;
-	char name[FTPAGE_NAME_MAX];
 	struct ftp_region *r;
 	int ret;
 
@@ -153,12 +170,9 @@ static long ftp_ioc_commit(void __user *argp)
 	if ((c.flags & ~FTPAGE_COMMIT_FLAGS) || c.reserved0 ||
 	    !ftp_reserved_zero(c.reserved))
 		return -EINVAL;
-	ret = ftp_get_name(name, c.name);
-	if (ret)
-		return ret;
-	r = ftp_region_find(name);
-	if (!r)
-		return -ENOENT;
+	r = ftp_get_region(c.name);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
 	ret = ftp_journal_commit(r, c.state, c.state_len, c.flags, &c.epoch,
 				 &c.pages);
 	ftp_region_put(r);
@@ -171,7 +185,6 @@ static long ftp_ioc_commit(void __user *argp)
 static long ftp_ioc_checkpoint(void __user *argp)
 {
 	struct ftpage_checkpoint c;
-	char name[FTPAGE_NAME_MAX];
 	struct ftp_region *r;
 	int ret = 0;
 
@@ -179,12 +192,9 @@ static long ftp_ioc_checkpoint(void __user *argp)
 		return -EFAULT;
 	if (c.flags || c.reserved0 || !ftp_reserved_zero(c.reserved))
 		return -EINVAL;
-	ret = ftp_get_name(name, c.name);
-	if (ret)
-		return ret;
-	r = ftp_region_find(name);
-	if (!r)
-		return -ENOENT;
+	r = ftp_get_region(c.name);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
 	if (r->role != FTPAGE_ROLE_SOURCE) {
 		ftp_region_put(r);
 		return -EINVAL;
@@ -273,21 +283,16 @@ static long ftp_ioc_peer(void __user *argp, unsigned int cmd)
 static long ftp_ioc_status(void __user *argp)
 {
 	struct ftpage_status st;
-	char name[FTPAGE_NAME_MAX];
 	struct ftp_region *r;
 	u64 uname;
-	int ret;
 
 	if (copy_from_user(&st, argp, sizeof(st)))
 		return -EFAULT;
 	if (st.flags || !ftp_reserved_zero(st.reserved))
 		return -EINVAL;
-	ret = ftp_get_name(name, st.name);
-	if (ret)
-		return ret;
-	r = ftp_region_find(name);
-	if (!r)
-		return -ENOENT;
+	r = ftp_get_region(st.name);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
 
 	uname = st.name;
 	memset(&st, 0, sizeof(st));
