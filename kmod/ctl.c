@@ -186,6 +186,7 @@ static long ftp_ioc_checkpoint(void __user *argp)
 {
 	struct ftpage_checkpoint c;
 	struct ftp_region *r;
+	void *blob = NULL;
 	int ret = 0;
 
 	if (copy_from_user(&c, argp, sizeof(c)))
@@ -199,17 +200,29 @@ static long ftp_ioc_checkpoint(void __user *argp)
 		ftp_region_put(r);
 		return -EINVAL;
 	}
+	/*
+	 * Copy the blob out under r->lock, but write it to the user without:
+	 * a slow user buffer must not hold up applying epochs or ROLLBACK.
+	 */
 	mutex_lock(&r->lock);
 	c.epoch = r->committed_epoch;
 	c.state_len = r->committed_state_len;
-	if (c.buf && c.buf_len < c.state_len)
+	if (c.buf && c.buf_len < c.state_len) {
 		ret = -ENOSPC;
-	else if (c.buf && c.state_len &&
-		 copy_to_user(u64_to_user_ptr(c.buf), r->committed_state,
-			      c.state_len))
-		ret = -EFAULT;
+	} else if (c.buf && c.state_len) {
+		blob = kvmalloc(c.state_len, GFP_KERNEL);
+		if (blob)
+			memcpy(blob, r->committed_state, c.state_len);
+	}
 	mutex_unlock(&r->lock);
 	ftp_region_put(r);
+	if (c.buf && c.state_len && !ret) {
+		if (!blob)
+			ret = -ENOMEM;
+		else if (copy_to_user(u64_to_user_ptr(c.buf), blob, c.state_len))
+			ret = -EFAULT;
+		kvfree(blob);
+	}
 	if (copy_to_user(argp, &c, sizeof(c)))
 		return -EFAULT;
 	return ret;

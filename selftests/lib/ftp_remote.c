@@ -160,6 +160,7 @@ const char *ftp_state_str(uint32_t s)
 		[FTPAGE_STATE_PULLING] = "pulling",
 		[FTPAGE_STATE_COMPLETE] = "complete",
 		[FTPAGE_STATE_BROKEN] = "broken",
+		[FTPAGE_STATE_ROLLED_BACK] = "rolled-back",
 	};
 
 	return s < sizeof(n) / sizeof(n[0]) && n[s] ? n[s] : "?";
@@ -428,6 +429,183 @@ int ftp_tcp_connect(const char *ip, unsigned int port, unsigned int timeout_ms)
 		return -1;
 	}
 	return fd;
+}
+
+int ftp_commit(int ctl, const char *name, const void *state,
+	       uint64_t state_len, uint32_t flags, uint64_t *epoch,
+	       uint64_t *pages)
+{
+	struct ftpage_commit c = {
+		.name = (uintptr_t)name, .state = (uintptr_t)state,
+		.state_len = state_len, .flags = flags,
+		.epoch = ~0ull, .pages = ~0ull,
+	};
+	int ret = ioctl(ctl, FTPAGE_IOC_COMMIT, &c);
+
+	if (epoch)
+		*epoch = c.epoch;
+	if (pages)
+		*pages = c.pages;
+	return ret;
+}
+
+int ftp_rollback(int ctl, const char *name)
+{
+	struct ftpage_region_ref ref = { .name = (uintptr_t)name };
+
+	return ioctl(ctl, FTPAGE_IOC_ROLLBACK, &ref);
+}
+
+int ftp_checkpoint(int ctl, const char *name, void *buf, uint64_t buf_len,
+		   uint64_t *epoch, uint64_t *state_len)
+{
+	struct ftpage_checkpoint c = {
+		.name = (uintptr_t)name, .buf = (uintptr_t)buf,
+		.buf_len = buf_len, .epoch = ~0ull, .state_len = ~0ull,
+	};
+	int ret = ioctl(ctl, FTPAGE_IOC_CHECKPOINT, &c);
+
+	if (epoch)
+		*epoch = c.epoch;
+	if (state_len)
+		*state_len = c.state_len;
+	return ret;
+}
+
+void ftp_epoch_diag(const char *name, const struct ftpage_status *st)
+{
+	printf("# %s: %s %s, epoch %llu committed_epoch %llu journal_bytes "
+	       "%llu, connected %u, errors %llu last %s\n", name,
+	       st->role == FTPAGE_ROLE_DEST ? "dest" : "source",
+	       ftp_state_str(st->state), U(st->epoch), U(st->committed_epoch),
+	       U(st->journal_bytes), st->connected, U(st->errors),
+	       ftp_ferr_str(st->last_error));
+	fflush(stdout);
+}
+
+int ftp_wait_link_down(int ctl, const char *name, unsigned int timeout_ms,
+		       struct ftpage_status *st)
+{
+	uint64_t end = ftp_now_ms() + timeout_ms;
+
+	for (;;) {
+		memset(st, 0, sizeof(*st));
+		st->name = (uintptr_t)name;
+		if (ioctl(ctl, FTPAGE_IOC_STATUS, st))
+			return -1;
+		if (!st->connected)
+			return 0;
+		if (ftp_now_ms() >= end)
+			return -1;
+		ftp_sleep_ms(20);
+	}
+}
+
+void ftp_blob_fill(void *buf, uint64_t len, uint64_t seed)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull, i;
+	uint8_t *b = buf;
+
+	for (i = 0; i < len; i += 8) {
+		uint64_t n = len - i < 8 ? len - i : 8;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(b + i, &x, n);
+	}
+}
+
+int ftp_region_read(const char *name, void *buf, uint64_t off, uint64_t len)
+{
+	int fd = ftp_open_region(name, O_RDONLY);
+	uint64_t done = 0;
+
+	if (fd < 0) {
+		printf("# read %s: open: %s\n", name, strerror(errno));
+		return -1;
+	}
+	while (done < len) {
+		uint64_t n = len - done < FTP_IO_CHUNK ? len - done : FTP_IO_CHUNK;
+		ssize_t r = pread(fd, (uint8_t *)buf + done, n, (off_t)(off + done));
+
+		if (r <= 0) {
+			printf("# read %s at %llu: %s\n", name, U(off + done),
+			       r < 0 ? strerror(errno) : "end of file");
+			close(fd);
+			return -1;
+		}
+		done += (uint64_t)r;
+	}
+	close(fd);
+	return 0;
+}
+
+uint64_t ftp_pages_diff(const void *got, const void *want, uint64_t size,
+			const char *what, unsigned int max_report)
+{
+	const uint8_t *g = got, *w = want;
+	uint64_t p, n = 0, i;
+
+	for (p = 0; p < size / KG_PAGE_SIZE; p++) {
+		const uint8_t *gp = g + p * KG_PAGE_SIZE, *wp = w + p * KG_PAGE_SIZE;
+
+		if (!memcmp(gp, wp, KG_PAGE_SIZE))
+			continue;
+		if (n++ < max_report) {
+			for (i = 0; i + 8 <= KG_PAGE_SIZE; i += 8)
+				if (memcmp(gp + i, wp + i, 8))
+					break;
+			{
+				uint64_t gv, wv;
+
+				memcpy(&gv, gp + i, 8);
+				memcpy(&wv, wp + i, 8);
+				printf("# %s: page %llu offset %llu got %016llx "
+				       "want %016llx\n", what, U(p), U(i),
+				       U(gv), U(wv));
+			}
+		}
+	}
+	if (max_report && n > max_report)
+		printf("# %s: ... %llu differing pages in all\n", what, U(n));
+	fflush(stdout);
+	return n;
+}
+
+bool ftp_kmsg_clean(const char *tag)
+{
+	static const char *const bad[] = {
+		"WARNING:", "BUG:", "Oops", "general protection fault",
+		"blocked for more than", "soft lockup", "hard LOCKUP",
+		"Call Trace",
+	};
+	char line[1024], mark[128];
+	bool after = false, clean = true;
+	unsigned int i;
+	FILE *f;
+
+	snprintf(mark, sizeof(mark), "ftpage-test: mark %s", tag);
+	fflush(stdout);
+	f = popen("dmesg 2>/dev/null", "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, mark)) {
+			after = true;	/* the latest marker counts */
+			clean = true;
+			continue;
+		}
+		for (i = 0; after && i < sizeof(bad) / sizeof(bad[0]); i++) {
+			if (strstr(line, bad[i])) {
+				printf("# dmesg: %s", line);
+				clean = false;
+				break;
+			}
+		}
+	}
+	pclose(f);
+	return clean;
 }
 
 struct kg_vm *ftp_guest_create(void *mem, uint64_t size, unsigned int nr_vcpus)

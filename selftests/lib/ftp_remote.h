@@ -105,6 +105,44 @@ char ftp_proc_state(pid_t pid);
 /* Connect a TCP client to ip:port in the current netns; fd or -1. */
 int ftp_tcp_connect(const char *ip, unsigned int port, unsigned int timeout_ms);
 
+/* Epochs (FTPAGE_FEATURE_EPOCHS): COMMIT on a dest, ROLLBACK and
+ * CHECKPOINT on a source. The out-pointers may be NULL; they are filled
+ * from the kernel's answer even when the call fails (CHECKPOINT's ENOSPC
+ * reports state_len). 0 or -1 with errno.
+ */
+int ftp_commit(int ctl, const char *name, const void *state,
+	       uint64_t state_len, uint32_t flags, uint64_t *epoch,
+	       uint64_t *pages);
+int ftp_rollback(int ctl, const char *name);
+int ftp_checkpoint(int ctl, const char *name, void *buf, uint64_t buf_len,
+		   uint64_t *epoch, uint64_t *state_len);
+/* One "# name: ..." line with state, epoch, committed_epoch, journal_bytes. */
+void ftp_epoch_diag(const char *name, const struct ftpage_status *st);
+
+/* Poll STATUS of dest NAME until no channel is up (connected 0); 0 when
+ * reached, -1 on timeout. *st holds the last status.
+ */
+int ftp_wait_link_down(int ctl, const char *name, unsigned int timeout_ms,
+		       struct ftpage_status *st);
+
+/* Deterministic bytes for state blobs: len bytes of a seeded stream. */
+void ftp_blob_fill(void *buf, uint64_t len, uint64_t seed);
+
+/* pread len bytes at off of region NAME into buf. 0 or -1 (message). */
+int ftp_region_read(const char *name, void *buf, uint64_t off, uint64_t len);
+
+/* Compare two images of size bytes page by page; returns the number of
+ * differing pages and prints up to max_report of them ("# what: page N
+ * offset O got G want W").
+ */
+uint64_t ftp_pages_diff(const void *got, const void *want, uint64_t size,
+			const char *what, unsigned int max_report);
+
+/* Are the kernel log lines after marker TAG free of warnings, BUGs,
+ * oopses, lockups and call traces? Prints the offending lines.
+ */
+bool ftp_kmsg_clean(const char *tag);
+
 #endif /* FTP_REMOTE_H */
 
 /* A raw-KVM guest (kvm_guest.h) whose RAM (memslot 0, GPA 0) is mem. NULL
