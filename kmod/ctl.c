@@ -173,6 +173,8 @@ static long ftp_ioc_commit(void __user *argp)
 	r = ftp_get_region(c.name);
 	if (IS_ERR(r))
 		return PTR_ERR(r);
+	c.epoch = 0;
+	c.pages = 0;
 	ret = ftp_journal_commit(r, c.state, c.state_len, c.flags, &c.epoch,
 				 &c.pages);
 	ftp_region_put(r);

@@ -306,8 +306,12 @@ static int ftp_dest_rx_thread(void *arg)
 	} while (!ret && !kthread_should_stop());
 
 	atomic_dec(&c->d->connected);
-	if (!kthread_should_stop())
-		ftp_dest_link_down(c->d, ftp_chan_name(c->kind), ret);
+	if (!kthread_should_stop()) {
+		if (c->kind == FTP_CHAN_JOURNAL)	/* pages still flow */
+			ftp_journal_break(c->d->r);
+		else
+			ftp_dest_link_down(c->d, ftp_chan_name(c->kind), ret);
+	}
 	/* Stay until stopped: the owner reaps the socket and us. */
 	ftp_thread_idle_until_stop();
 	return ret;

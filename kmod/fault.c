@@ -136,7 +136,10 @@ static struct folio *ftp_page_get_locked_sync(struct ftp_region *r, pgoff_t inde
 	}
 }
 
-/* Overwrite page @index of a source region (applying a journal epoch). */
+/*
+ * Overwrite page @index of a source region (applying a journal epoch);
+ * with @src NULL only make sure the page exists.
+ */
 int ftp_page_store(struct ftp_region *r, pgoff_t index, const void *src)
 {
 	struct folio *folio = ftp_page_get_locked(r, index);
@@ -144,10 +147,12 @@ int ftp_page_store(struct ftp_region *r, pgoff_t index, const void *src)
 
 	if (IS_ERR(folio))
 		return PTR_ERR(folio);
-	dst = kmap_local_folio(folio, 0);
-	memcpy(dst, src, PAGE_SIZE);
-	kunmap_local(dst);
-	folio_mark_dirty(folio);
+	if (src) {
+		dst = kmap_local_folio(folio, 0);
+		memcpy(dst, src, PAGE_SIZE);
+		kunmap_local(dst);
+		folio_mark_dirty(folio);
+	}
 	folio_unlock(folio);
 	folio_put(folio);
 	return 0;

@@ -73,6 +73,7 @@ struct ftp_stage {
 	struct xarray staged;		/* index -> page */
 	u64 nr_staged;
 	void *state;
+	u64 got_state;			/* blob bytes received, in order */
 };
 
 static void ftp_free_pages_xa(struct xarray *xa)
@@ -126,6 +127,9 @@ int ftp_journal_page_written(struct ftp_region *r, struct folio *folio,
 	if (!j)
 		return 0;
 	lockdep_assert_held_read(&j->seal_sem);
+	/* Nothing sealed will be streamed any more: no copies for it. */
+	if (READ_ONCE(j->broken))
+		goto out;
 	list_for_each_entry(e, &j->epochs, node) {
 		if (!test_bit(index, e->unsent) || xa_load(&e->copies, index))
 			continue;
@@ -139,8 +143,22 @@ int ftp_journal_page_written(struct ftp_region *r, struct folio *folio,
 			return err;
 		}
 	}
+out:
 	set_bit(index, j->dirty);
 	return 0;
+}
+
+static void ftp_journal_copy_pinned(struct ftp_epoch *e, unsigned long i,
+				    struct folio *folio, unsigned long *next)
+{
+	struct page *copy = alloc_page(GFP_HIGHUSER);
+
+	set_bit(i, next);
+	if (!copy)
+		return;		/* sent as it is when streamed */
+	copy_highpage(copy, folio_page(folio, 0));
+	if (xa_err(xa_store(&e->copies, i, copy, GFP_KERNEL)))
+		__free_page(copy);
 }
 
 /*
@@ -175,9 +193,17 @@ static int ftp_journal_seal(struct ftp_journal *j, unsigned long *fresh,
 		/* The next write to it must come back through ->page_mkwrite. */
 		folio_lock(folio);
 		folio_mkclean(folio);
+		/*
+		 * A DMA pin (O_DIRECT into guest RAM) writes without faulting:
+		 * keep the sealed content now and send the page again next
+		 * time. COMMIT still wants I/O quiesced, as QEMU's stop does.
+		 */
+		if (folio_maybe_dma_pinned(folio))
+			ftp_journal_copy_pinned(e, i, folio, fresh);
 		folio_unlock(folio);
 		folio_put(folio);
 		e->pages++;
+		cond_resched();
 	}
 	list_add_tail(&e->node, &j->epochs);
 	atomic64_add(e->pages * PAGE_SIZE + state_len, &j->bytes);
@@ -199,7 +225,7 @@ int ftp_journal_commit(struct ftp_region *r, u64 ustate, u64 state_len,
 
 	if (!j)
 		return -EINVAL;
-	if (state_len > FTPAGE_STATE_MAX || (state_len && !ustate))
+	if (state_len > FTPAGE_COMMIT_STATE_MAX || (state_len && !ustate))
 		return -EINVAL;
 	switch (ftp_region_state(r)) {
 	case FTPAGE_STATE_PULLING:
@@ -385,8 +411,10 @@ int ftp_journal_ack(struct ftp_region *r, u64 n)
 	int ret = 0;
 
 	down_write(&j->seal_sem);
+	if (n > j->sealed)
+		ret = -EPROTO;		/* an epoch we never sealed */
 	list_for_each_entry_safe(e, tmp, &j->epochs, node) {
-		if (e->n > n)
+		if (ret || e->n > n)
 			break;
 		if (!READ_ONCE(e->sent)) {	/* acked before it was sent */
 			ret = -EPROTO;
@@ -506,6 +534,7 @@ static void ftp_stage_reset(struct ftp_region *r, struct ftp_stage *s)
 	s->state = NULL;
 	s->n = 0;
 	s->nr_staged = 0;
+	s->got_state = 0;
 	atomic64_set(&r->staged_bytes, 0);
 }
 
@@ -522,12 +551,28 @@ static int ftp_stage_apply(struct ftp_region *r, struct ftp_stage *s)
 		ret = -ESHUTDOWN;	/* rolled back or destroyed meanwhile */
 		goto out_unlock;
 	}
+	if (s->n != r->committed_epoch + 1) {
+		ret = -EPROTO;
+		goto out_unlock;
+	}
+	/*
+	 * First make sure every target page exists (this may fail, and
+	 * changes no content); then copy, which cannot fail: the region never
+	 * holds half an epoch. Nothing truncates a source under r->lock.
+	 */
+	xa_for_each(&s->staged, i, page) {
+		ret = ftp_page_store(r, i, NULL);
+		if (ret)
+			goto out_unlock;
+		cond_resched();
+	}
 	xa_for_each(&s->staged, i, page) {
 		p = kmap_local_page(page);
 		ret = ftp_page_store(r, i, p);
 		kunmap_local(p);
-		if (ret)
+		if (WARN_ON_ONCE(ret))
 			goto out_unlock;
+		cond_resched();
 	}
 	kvfree(r->committed_state);
 	r->committed_state = s->state;
@@ -543,12 +588,16 @@ static int ftp_stage_msg(struct ftp_region *r, struct ftp_sock *fs,
 			 struct ftp_stage *s, unsigned int type,
 			 const union ftp_msg_fixed *m, void *buf)
 {
-	u64 n = le64_to_cpu(m->epoch.epoch);
 	struct ftp_msg_epoch ack = { 0 };
 	struct page *page, *old = NULL;
 	void *p;
+	u64 n;
 	int ret;
 
+	/* Every journal message starts with its epoch number. */
+	if (type < FTP_MSG_EPOCH_BEGIN || type > FTP_MSG_EPOCH_COMMIT)
+		return -EPROTO;
+	n = le64_to_cpu(m->epoch.epoch);
 	if (type == FTP_MSG_EPOCH_BEGIN) {
 		if (s->n || n != READ_ONCE(r->committed_epoch) + 1)
 			return -EPROTO;
@@ -568,6 +617,10 @@ static int ftp_stage_msg(struct ftp_region *r, struct ftp_sock *fs,
 
 	switch (type) {
 	case FTP_MSG_EPOCH_PAGE:
+		/* No more pages than announced: staging memory is bounded. */
+		if (s->nr_staged >= s->pages &&
+		    !xa_load(&s->staged, le64_to_cpu(m->epoch_page.pgoff)))
+			return -EPROTO;
 		page = alloc_page(GFP_HIGHUSER);
 		if (!page)
 			return -ENOMEM;
@@ -591,17 +644,19 @@ static int ftp_stage_msg(struct ftp_region *r, struct ftp_sock *fs,
 		ret = ftp_sock_recv(fs, buf, FTP_PROTO_PAGE_SIZE);
 		if (ret)
 			return ret;
-		if (le64_to_cpu(m->epoch_state.offset) +
-		    le32_to_cpu(m->epoch_state.len) > s->state_len)
+		/* Chunks come in order, so none can be missing at COMMIT. */
+		if (le64_to_cpu(m->epoch_state.offset) != s->got_state ||
+		    le32_to_cpu(m->epoch_state.len) > s->state_len - s->got_state)
 			return -EPROTO;
-		memcpy(s->state + le64_to_cpu(m->epoch_state.offset), buf,
-		       le32_to_cpu(m->epoch_state.len));
+		memcpy(s->state + s->got_state, buf, le32_to_cpu(m->epoch_state.len));
+		s->got_state += le32_to_cpu(m->epoch_state.len);
 		atomic64_add(le32_to_cpu(m->epoch_state.len), &r->staged_bytes);
 		return 0;
 	case FTP_MSG_EPOCH_COMMIT:
 		if (le64_to_cpu(m->epoch.pages) != s->pages ||
 		    s->nr_staged != s->pages ||
-		    le64_to_cpu(m->epoch.state_len) != s->state_len)
+		    le64_to_cpu(m->epoch.state_len) != s->state_len ||
+		    s->got_state != s->state_len)
 			return -EPROTO;
 		ret = ftp_stage_apply(r, s);
 		if (ret)

@@ -143,7 +143,7 @@ struct ftp_msg_range {		/* ZERO_RANGE */
 	__le64 count;
 } __packed;
 
-/* Largest state blob an epoch carries (FTPAGE_STATE_MAX). */
+/* Largest state blob an epoch carries (FTPAGE_COMMIT_STATE_MAX). */
 #define FTP_PROTO_STATE_MAX	(64ull << 20)
 
 struct ftp_msg_epoch {		/* EPOCH_BEGIN, EPOCH_COMMIT, EPOCH_ACK */

@@ -226,6 +226,20 @@ static int ftp_source_refuse(struct ftp_src_conn *c, enum ftp_err code,
 	return err;
 }
 
+/* Is a demand channel of @session up? Caller holds src->lock. */
+static bool ftp_source_has_demand(struct ftp_source *src, u64 session)
+{
+	struct ftp_src_conn *o;
+
+	lockdep_assert_held(&src->lock);
+	if (src->session != session)
+		return false;
+	list_for_each_entry(o, &src->conns, node)
+		if (o->kind == FTP_CHAN_DEMAND && !READ_ONCE(o->done))
+			return true;
+	return false;
+}
+
 /* Check the peer's HELLO, claim the channel, answer HELLO_ACK. */
 static int ftp_source_handshake(struct ftp_src_conn *c)
 {
@@ -292,6 +306,10 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	if (!live)
 		src->session = 0;
 	ret = busy || (src->session && src->session != session) ? -EBUSY : 0;
+	/* Epochs write into the frozen image: only from the attached peer. */
+	if (!ret && le16_to_cpu(hello->channel) == FTP_CHAN_JOURNAL &&
+	    !ftp_source_has_demand(src, session))
+		ret = -EBUSY;
 	if (!ret) {
 		src->session = session;
 		c->kind = le16_to_cpu(hello->channel);
@@ -488,13 +506,15 @@ err_free_src:
 void ftp_source_stop(struct ftp_region *r)
 {
 	struct ftp_source *src = smp_load_acquire(&r->src);
+	struct task_struct *t;
 
-	if (!src || !src->listen_task)
+	/* ROLLBACK and DESTROY may both get here: one of them stops. */
+	t = src ? xchg(&src->listen_task, NULL) : NULL;
+	if (!t)
 		return;
 	ftp_sock_shutdown(&src->listener);
-	kthread_stop(src->listen_task);
-	put_task_struct(src->listen_task);
-	src->listen_task = NULL;
+	kthread_stop(t);
+	put_task_struct(t);
 	ftp_sock_release(&src->listener);
 
 	ftp_source_reap(src, true);

@@ -10,14 +10,14 @@
  * CHECKPOINT on a dest (EINVAL); CHECKPOINT of a source with no epoch
  * says epoch 0, no blob.
  * Attached (4 MiB, complete): COMMIT with unknown flags, non-zero
- * reserved0/reserved[], a blob of FTPAGE_STATE_MAX + 1 or ~0 bytes
+ * reserved0/reserved[], a blob of FTPAGE_COMMIT_STATE_MAX + 1 or ~0 bytes
  * (EINVAL), a bad blob pointer (EFAULT) -- none of which consumes an epoch
  * number. An empty COMMIT with WAIT is epoch 1 of 0 pages; one of 3 pages
  * (one written twice) with a 10000-byte blob is epoch 2 of 3 pages.
  * CHECKPOINT: no buffer (state_len 10000), 9999 bytes (ENOSPC, state_len
  * filled, buffer untouched), exact, larger (bytes past the blob
  * untouched), bad pointer (EFAULT), flags / reserved (EINVAL). A blob of
- * exactly FTPAGE_STATE_MAX is accepted and returned byte for byte (epoch
+ * exactly FTPAGE_COMMIT_STATE_MAX is accepted and returned byte for byte (epoch
  * 3). A commit without WAIT reports its epoch at once and is then
  * acknowledged (journal_bytes back to 0); its blob is read from a mapping
  * of the dest itself, and after the rollback CHECKPOINT writes it into a
@@ -129,7 +129,7 @@ static void *wait_commit(void *arg)
 static void commit_wait_broken(uint8_t *big)
 {
 	struct wait_call w = { .name = "eb-dst2", .blob = big,
-			       .len = FTPAGE_STATE_MAX, .epoch = ~0ull };
+			       .len = FTPAGE_COMMIT_STATE_MAX, .epoch = ~0ull };
 	struct ftpage_status st;
 	pthread_t th;
 	uint64_t t0;
@@ -181,7 +181,7 @@ int main(void)
 	tap_plan(69);
 	blob = malloc(BLOB_LEN);
 	buf = malloc(2 * BLOB_LEN);
-	big = malloc(FTPAGE_STATE_MAX + 4096);
+	big = malloc(FTPAGE_COMMIT_STATE_MAX + 4096);
 	expect = malloc(MIB);
 	if (!blob || !buf || !big || !expect)
 		tap_skip_all("out of memory");
@@ -245,8 +245,8 @@ int main(void)
 	tap_errno(commit_raw(DST, NULL, 0, 0, -2), EINVAL, "commit with reserved0 != 0");
 	tap_errno(commit_raw(DST, NULL, 0, 0, 0), EINVAL, "commit with reserved[0] != 0");
 	tap_errno(commit_raw(DST, NULL, 0, 0, 1), EINVAL, "commit with reserved[1] != 0");
-	tap_errno(commit_raw(DST, big, FTPAGE_STATE_MAX + 1, 0, -1), EINVAL,
-		  "commit with a blob of FTPAGE_STATE_MAX + 1 bytes");
+	tap_errno(commit_raw(DST, big, FTPAGE_COMMIT_STATE_MAX + 1, 0, -1), EINVAL,
+		  "commit with a blob of FTPAGE_COMMIT_STATE_MAX + 1 bytes");
 	tap_errno(commit_raw(DST, big, ~0ull, 0, -1), EINVAL,
 		  "commit with a blob of 2^64 - 1 bytes");
 	tap_errno(commit_raw(DST, (void *)8, 4096, 0, -1), EFAULT,
@@ -327,24 +327,24 @@ int main(void)
 		  "checkpoint of a missing region");
 
 	/* epoch 3: the largest blob */
-	ftp_blob_fill(big, FTPAGE_STATE_MAX, 7);
+	ftp_blob_fill(big, FTPAGE_COMMIT_STATE_MAX, 7);
 	t0 = ftp_now_ms();
-	e = ftp_commit(ctl, DST, big, FTPAGE_STATE_MAX, FTPAGE_COMMIT_WAIT, &epoch,
+	e = ftp_commit(ctl, DST, big, FTPAGE_COMMIT_STATE_MAX, FTPAGE_COMMIT_WAIT, &epoch,
 		       &pages) ? errno : 0;
 	tap_check(!e && epoch == 3 && pages == 0,
-		  "commit (wait) of a FTPAGE_STATE_MAX blob: epoch %llu, %llu "
+		  "commit (wait) of a FTPAGE_COMMIT_STATE_MAX blob: epoch %llu, %llu "
 		  "pages, %llu ms (%s)", (unsigned long long)epoch,
 		  (unsigned long long)pages, (unsigned long long)(ftp_now_ms() - t0),
 		  e ? strerror(e) : "ok");
 	tap_check(epoch_fields(DST, 3, 3, 0) && epoch_fields(SRC, 3, 3, 0),
 		  "after epoch 3: epoch 3, committed 3, journal 0 on both sides");
 	{
-		uint8_t *back = malloc(FTPAGE_STATE_MAX);
+		uint8_t *back = malloc(FTPAGE_COMMIT_STATE_MAX);
 
-		e = !back ? ENOMEM : ftp_checkpoint(ctl, SRC, back, FTPAGE_STATE_MAX,
+		e = !back ? ENOMEM : ftp_checkpoint(ctl, SRC, back, FTPAGE_COMMIT_STATE_MAX,
 						    &epoch, &len) ? errno : 0;
-		tap_check(!e && epoch == 3 && len == FTPAGE_STATE_MAX &&
-			  !memcmp(back, big, FTPAGE_STATE_MAX),
+		tap_check(!e && epoch == 3 && len == FTPAGE_COMMIT_STATE_MAX &&
+			  !memcmp(back, big, FTPAGE_COMMIT_STATE_MAX),
 			  "checkpoint returns the 64 MiB blob byte for byte (%s)",
 			  e ? strerror(e) : "ok");
 		free(back);

@@ -178,7 +178,7 @@ static void *read_file(const char *path, size_t *len)
 	while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
 		n += got;
 		if (n == cap) {
-			if (cap > FTPAGE_STATE_MAX)
+			if (cap > FTPAGE_COMMIT_STATE_MAX)
 				die("%s: larger than the 64 MiB state limit", path, 0);
 			cap *= 2;
 			buf = realloc(buf, cap);

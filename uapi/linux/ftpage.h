@@ -162,14 +162,14 @@ struct ftpage_status {
  * The source applies an epoch only once all of it arrived. With
  * FTPAGE_COMMIT_WAIT the call returns once the source applied it.
  */
-#define FTPAGE_STATE_MAX	(64ULL << 20)
+#define FTPAGE_COMMIT_STATE_MAX	(64ULL << 20)
 #define FTPAGE_COMMIT_WAIT	(1U << 0)
 #define FTPAGE_COMMIT_FLAGS	FTPAGE_COMMIT_WAIT
 
 struct ftpage_commit {
 	__u64 name;		/* in: pointer to NUL-terminated name */
 	__u64 state;		/* in: pointer to the blob, or 0 */
-	__u64 state_len;	/* in: bytes at @state, <= FTPAGE_STATE_MAX */
+	__u64 state_len;	/* in: bytes at @state, <= FTPAGE_COMMIT_STATE_MAX */
 	__u32 flags;		/* in: FTPAGE_COMMIT_* */
 	__u32 reserved0;
 	__u64 epoch;		/* out: the epoch sealed */
