@@ -313,32 +313,61 @@ void ftp_kmsg_mark(const char *tag)
 		close(fd);
 }
 
-bool ftp_kmsg_has(const char *tag, const char *needle)
+/* The whole kernel log, malloc'd, or NULL. */
+static char *ftp_kmsg_read(void)
 {
-	char line[1024], mark[128], found[1024] = "";
-	bool after = false;
-	FILE *f;
+	char *log = NULL;
+	size_t len = 0;
+	FILE *f, *mem;
+	int c;
 
-	snprintf(mark, sizeof(mark), "ftpage-test: mark %s", tag);
 	fflush(stdout);
 	f = popen("dmesg 2>/dev/null", "r");
 	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		if (strstr(line, mark)) {
-			after = true;
-			found[0] = 0;
-			continue;
-		}
-		if (after && !found[0] && strstr(line, needle))
-			snprintf(found, sizeof(found), "%s", line);
-	}
+		return NULL;
+	mem = open_memstream(&log, &len);
+	while (mem && (c = fgetc(f)) != EOF)
+		fputc(c, mem);
 	pclose(f);
-	if (found[0])
-		printf("# dmesg: %s", found);
-	else
+	if (mem)
+		fclose(mem);
+	return log;
+}
+
+/*
+ * The lines of @log after the latest "mark TAG" (each later mark starts
+ * over), or NULL when there is no such mark.
+ */
+static char *ftp_kmsg_after(char *log, const char *tag)
+{
+	char mark[128], *p, *last = NULL;
+
+	snprintf(mark, sizeof(mark), "ftpage-test: mark %s", tag);
+	for (p = log; (p = strstr(p, mark)); p++)
+		last = p;
+	if (!last)
+		return NULL;
+	p = strchr(last, '\n');
+	return p ? p + 1 : last + strlen(last);
+}
+
+bool ftp_kmsg_has(const char *tag, const char *needle)
+{
+	char *log = ftp_kmsg_read(), *line, *save = NULL;
+	bool found = false;
+
+	line = log ? ftp_kmsg_after(log, tag) : NULL;
+	for (line = line ? strtok_r(line, "\n", &save) : NULL; line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, needle)) {
+			printf("# dmesg: %s\n", line);
+			found = true;
+		}
+	}
+	if (!found)
 		printf("# dmesg after mark %s has no \"%s\"\n", tag, needle);
-	return found[0];
+	free(log);
+	return found;
 }
 
 pid_t ftp_touch_child(const char *name, uint64_t size, uint64_t page,
@@ -580,31 +609,22 @@ bool ftp_kmsg_clean(const char *tag)
 		"blocked for more than", "soft lockup", "hard LOCKUP",
 		"Call Trace",
 	};
-	char line[1024], mark[128];
-	bool after = false, clean = true;
+	char *log = ftp_kmsg_read(), *line, *save = NULL;
+	bool clean = log != NULL;
 	unsigned int i;
-	FILE *f;
 
-	snprintf(mark, sizeof(mark), "ftpage-test: mark %s", tag);
-	fflush(stdout);
-	f = popen("dmesg 2>/dev/null", "r");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		if (strstr(line, mark)) {
-			after = true;	/* the latest marker counts */
-			clean = true;
-			continue;
-		}
-		for (i = 0; after && i < sizeof(bad) / sizeof(bad[0]); i++) {
+	line = log ? ftp_kmsg_after(log, tag) : NULL;
+	for (line = line ? strtok_r(line, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			if (strstr(line, bad[i])) {
-				printf("# dmesg: %s", line);
+				printf("# dmesg: %s\n", line);
 				clean = false;
 				break;
 			}
 		}
 	}
-	pclose(f);
+	free(log);
 	return clean;
 }
 
