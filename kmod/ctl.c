@@ -34,7 +34,8 @@ struct ftp_ctl {
 				 FTP_IOC_BIT(FTPAGE_IOC_PULL) |		\
 				 FTP_IOC_BIT(FTPAGE_IOC_COMMIT) |	\
 				 FTP_IOC_BIT(FTPAGE_IOC_ROLLBACK) |	\
-				 FTP_IOC_BIT(FTPAGE_IOC_CHECKPOINT))
+				 FTP_IOC_BIT(FTPAGE_IOC_CHECKPOINT) |	\
+				 FTP_IOC_BIT(FTPAGE_IOC_DONE))
 
 static void __maybe_unused ftp_ctl_abi_check(void)
 {
@@ -141,7 +142,7 @@ static long ftp_ioc_destroy(void __user *argp)
 	return ret ?: ftp_region_destroy(name);
 }
 
-/* FREEZE and ROLLBACK: a region name and nothing else. */
+/* FREEZE, ROLLBACK and DONE: a region name and nothing else. */
 static long ftp_ioc_region_op(void __user *argp, int (*op)(struct ftp_region *))
 {
 	struct ftp_region *r;
@@ -334,6 +335,7 @@ static long ftp_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 	case FTPAGE_IOC_COMMIT:
 	case FTPAGE_IOC_ROLLBACK:
 	case FTPAGE_IOC_CHECKPOINT:
+	case FTPAGE_IOC_DONE:
 		break;
 	default:
 		return -ENOTTY;
@@ -351,6 +353,8 @@ static long ftp_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		return ftp_ioc_region_op(argp, ftp_region_freeze);
 	case FTPAGE_IOC_ROLLBACK:
 		return ftp_ioc_region_op(argp, ftp_region_rollback);
+	case FTPAGE_IOC_DONE:
+		return ftp_ioc_region_op(argp, ftp_dest_done);
 	case FTPAGE_IOC_COMMIT:
 		return ftp_ioc_commit(argp);
 	case FTPAGE_IOC_CHECKPOINT:

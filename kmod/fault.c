@@ -14,6 +14,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 
@@ -82,7 +83,7 @@ static struct folio *ftp_page_get_locked(struct ftp_region *r, pgoff_t index)
 	struct folio *folio;
 
 	for (;;) {
-		if (ftp_region_is_dead(r))
+		if (ftp_region_gone(r))
 			return ERR_PTR(-ENODEV);
 		folio = __filemap_get_folio(ftp_mapping(r), index, FGP_LOCK, 0);
 		if (!IS_ERR_OR_NULL(folio))
@@ -96,7 +97,7 @@ static struct folio *ftp_page_get_locked(struct ftp_region *r, pgoff_t index)
 			return folio;
 	}
 	/* Destroy truncates after DEAD: a folio added since must not be used. */
-	if (ftp_region_is_dead(r)) {
+	if (ftp_region_gone(r)) {
 		folio_unlock(folio);
 		folio_put(folio);
 		return ERR_PTR(-ENODEV);
@@ -164,11 +165,26 @@ static vm_fault_t ftp_errno_to_vm_fault(struct ftp_region *r, int err)
 		return VM_FAULT_OOM;
 	atomic64_inc(&r->stats.errors);
 	if (err == -ENODEV)
-		ftp_region_fail(r, FTPAGE_FERR_DEAD);
+		ftp_region_fail(r, ftp_region_state(r) == FTPAGE_STATE_ABANDONED ?
+				   FTPAGE_FERR_ABANDONED : FTPAGE_FERR_DEAD);
 	else if (err != -EINTR)
 		pr_warn_ratelimited("region %s: fault failed (%d), SIGBUS to pid %d\n",
 				    r->name, err, task_pid_nr(current));
 	return VM_FAULT_SIGBUS;
+}
+
+/*
+ * May this fault sleep without its lock? If so, the lock is dropped and
+ * the file pinned in *@file: the caller sleeps, fput()s and returns
+ * VM_FAULT_RETRY.
+ */
+static bool ftp_fault_unlock(struct vm_fault *vmf, struct file **file)
+{
+	if (!fault_flag_allow_retry_first(vmf->flags))
+		return false;
+	*file = get_file(vmf->vma->vm_file);
+	release_fault_lock(vmf);
+	return true;
 }
 
 /*
@@ -194,9 +210,7 @@ static vm_fault_t ftp_fault_remote(struct ftp_region *r, struct vm_fault *vmf)
 		return VM_FAULT_RETRY;
 	}
 	/* Never sleep on the network holding mmap_lock when we may drop it. */
-	if (fault_flag_allow_retry_first(vmf->flags)) {
-		file = get_file(vmf->vma->vm_file);
-		release_fault_lock(vmf);
+	if (ftp_fault_unlock(vmf, &file)) {
 		ftp_dest_fetch_wait(r, f, vmf->flags & FAULT_FLAG_INTERRUPTIBLE);
 		ftp_fetch_put(f);
 		fput(file);
@@ -210,6 +224,23 @@ static vm_fault_t ftp_fault_remote(struct ftp_region *r, struct vm_fault *vmf)
 	return err ? ftp_errno_to_vm_fault(r, err) : 0;
 }
 
+/* A fenced destination: wait for the lease to be renewed. */
+static vm_fault_t ftp_fault_fenced(struct ftp_region *r, struct vm_fault *vmf)
+{
+	struct file *file;
+	int err;
+
+	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+		return VM_FAULT_RETRY;
+	if (ftp_fault_unlock(vmf, &file)) {
+		ftp_dest_lease_wait(r, vmf->flags & FAULT_FLAG_INTERRUPTIBLE);
+		fput(file);
+		return VM_FAULT_RETRY;
+	}
+	err = ftp_dest_lease_wait(r, false);
+	return err ? ftp_errno_to_vm_fault(r, err) : 0;
+}
+
 static vm_fault_t ftp_vm_fault(struct vm_fault *vmf)
 {
 	struct ftp_region *r = vmf->vma->vm_file->private_data;
@@ -219,6 +250,11 @@ static vm_fault_t ftp_vm_fault(struct vm_fault *vmf)
 	atomic64_inc(&r->stats.faults);
 	if (vmf->pgoff >= r->nr_pages)
 		return VM_FAULT_SIGBUS;
+	while (!ftp_dest_lease_ok(r)) {
+		ret = ftp_fault_fenced(r, vmf);
+		if (ret)
+			return ret;
+	}
 	for (;;) {
 		folio = ftp_page_get_locked(r, vmf->pgoff);
 		if (!IS_ERR(folio))
@@ -245,8 +281,11 @@ static int ftp_region_may_write(struct ftp_region *r)
 	case FTPAGE_STATE_PULLING:
 	case FTPAGE_STATE_COMPLETE:
 	case FTPAGE_STATE_BROKEN:
+	case FTPAGE_STATE_DONE:
 		if (r->role == FTPAGE_ROLE_DEST)
 			return 0;
+		if (state == FTPAGE_STATE_DONE)
+			return -ENODEV;
 		fallthrough;
 	case FTPAGE_STATE_FROZEN:
 		atomic64_inc(&r->stats.refused_writes);
@@ -298,6 +337,17 @@ static vm_fault_t ftp_vm_page_mkwrite(struct vm_fault *vmf)
 		folio_unlock(folio);
 		ret = VM_FAULT_NOPAGE;		/* truncated: fault again */
 		goto out;
+	}
+	/*
+	 * Checked under the folio lock, which we hold until the PTE is
+	 * writable: a fence that starts later write-protects it again.
+	 * Waiting here holds the fault lock, as a frozen filesystem does.
+	 */
+	if (!ftp_dest_lease_ok(r)) {
+		folio_unlock(folio);
+		ftp_journal_write_end(r);
+		err = ftp_dest_lease_wait(r, false);
+		return err ? ftp_errno_to_vm_fault(r, err) : VM_FAULT_NOPAGE;
 	}
 	err = ftp_page_will_write(r, folio);
 	if (err) {
@@ -366,6 +416,15 @@ static int ftp_region_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
+/* EPOLLPRI once the migration ended here (uapi: FTPAGE_IOC_DONE). */
+static __poll_t ftp_region_poll(struct file *file, poll_table *wait)
+{
+	struct ftp_region *r = file->private_data;
+
+	poll_wait(file, &r->state_wq, wait);
+	return ftp_region_ended(r) ? EPOLLPRI : 0;
+}
+
 static loff_t ftp_region_llseek(struct file *file, loff_t offset, int whence)
 {
 	struct ftp_region *r = file->private_data;
@@ -399,6 +458,11 @@ static ssize_t ftp_region_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		struct folio *folio;
 		size_t copied;
 
+		err = ftp_region_gone(r) ? -EIO : 0;
+		if (!err && !ftp_dest_lease_ok(r))
+			err = ftp_dest_lease_wait(r, true);
+		if (err)
+			break;
 		smp_rmb();
 		folio = ftp_page_lookup(r, pos >> PAGE_SHIFT);
 		if (folio) {
@@ -432,6 +496,8 @@ static int ftp_region_write_chunk(struct ftp_region *r, loff_t pos,
 	int err;
 
 	err = ftp_region_may_write(r);
+	if (!err && !ftp_dest_lease_ok(r))
+		err = ftp_dest_lease_wait(r, true);
 	if (err)
 		return err;
 	/* A missing destination page comes in before we take r->lock. */
@@ -496,6 +562,7 @@ const struct file_operations ftp_region_fops = {
 	.release = ftp_region_release,
 	.mmap = ftp_region_mmap,
 	.llseek = ftp_region_llseek,
+	.poll = ftp_region_poll,
 	.read_iter = ftp_region_read_iter,
 	.write_iter = ftp_region_write_iter,
 };

@@ -20,6 +20,12 @@ extern unsigned int ftp_port;
 extern unsigned int ftp_max_regions;
 extern unsigned int ftp_debug;
 extern unsigned int ftp_fault_timeout_ms;
+extern unsigned int ftp_lease_ms;
+extern unsigned int ftp_rollback_after_ms;
+extern unsigned int ftp_commit_interval_ms;
+
+/* The source waits this much longer than the lease before rolling back. */
+#define FTP_LEASE_MARGIN_MS	1000
 
 #define ftp_dbg(level, fmt, ...)					\
 	do {								\
@@ -127,6 +133,7 @@ int ftp_region_set_state(struct ftp_region *r, enum ftpage_state to);
 int ftp_region_move(struct ftp_region *r, enum ftpage_state to);
 void ftp_region_status(struct ftp_region *r, struct ftpage_status *st);
 void ftp_region_fail(struct ftp_region *r, enum ftpage_fault_error why);
+bool ftp_region_ended(struct ftp_region *r);
 
 /*
  * Pairs with the release in ftp_region_set_state(): what was set up
@@ -140,6 +147,18 @@ static inline enum ftpage_state ftp_region_state(const struct ftp_region *r)
 static inline bool ftp_region_is_dead(const struct ftp_region *r)
 {
 	return ftp_region_state(r) == FTPAGE_STATE_DEAD;
+}
+
+/*
+ * Are the region's pages gone for its users: destroyed, a destination
+ * abandoned to a rollback, or a source whose migration is done?
+ */
+static inline bool ftp_region_gone(const struct ftp_region *r)
+{
+	enum ftpage_state state = ftp_region_state(r);
+
+	return state == FTPAGE_STATE_DEAD || state == FTPAGE_STATE_ABANDONED ||
+	       (state == FTPAGE_STATE_DONE && r->role == FTPAGE_ROLE_SOURCE);
 }
 
 /* fault.c */
@@ -160,6 +179,7 @@ extern const struct attribute_group *ftp_region_groups[];
 int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 		     int addrlen, u32 flags);
 void ftp_source_stop(struct ftp_region *r);
+void ftp_source_detach(struct ftp_region *r);
 void ftp_source_free(struct ftp_region *r);
 void ftp_source_status(struct ftp_region *r, struct ftpage_status *st);
 
@@ -174,6 +194,9 @@ struct ftp_fetch *ftp_dest_fetch_start(struct ftp_region *r, pgoff_t index);
 int ftp_dest_fetch_wait(struct ftp_region *r, struct ftp_fetch *f,
 			bool interruptible);
 void ftp_fetch_put(struct ftp_fetch *f);
+int ftp_dest_done(struct ftp_region *r);
+bool ftp_dest_lease_ok(struct ftp_region *r);
+int ftp_dest_lease_wait(struct ftp_region *r, bool interruptible);
 
 static inline bool ftp_dest_page_known(struct ftp_region *r, pgoff_t index)
 {
@@ -183,7 +206,8 @@ static inline bool ftp_dest_page_known(struct ftp_region *r, pgoff_t index)
 /* journal.c: epochs committed from the destination to the source */
 int ftp_journal_init(struct ftp_region *r);
 void ftp_journal_uninit(struct ftp_region *r);
-int ftp_journal_start(struct ftp_region *r, struct ftp_sock *fs);
+int ftp_journal_start(struct ftp_region *r, struct ftp_sock *fs, u64 committed);
+void ftp_journal_pause(struct ftp_region *r);
 void ftp_journal_break(struct ftp_region *r);
 void ftp_journal_stop(struct ftp_region *r);
 void ftp_journal_write_begin(struct ftp_region *r);

@@ -5,13 +5,15 @@
  * Destination. Every page written since the last commit has its bit in
  * @dirty (set by ->page_mkwrite and pwrite, which run between
  * ftp_journal_write_begin() and _end()). COMMIT seals epoch N: under
- * @seal_sem held for writing it takes @dirty as the epoch's @unsent set and
+ * @seal_sem held for writing it takes @dirty as the epoch's page @map and
  * write-protects those pages (folio_mkclean), so the next write to one of
  * them comes back through ->page_mkwrite, which copies the page first while
- * it is still unsent (copy-before-write). The streamer thread sends each
- * page (its copy, or the page itself if unchanged since the seal), the
- * state blob and a commit record on the journal channel; the source
- * acknowledges once it applied the epoch, and the epoch is freed.
+ * it is still unacknowledged (copy-before-write). The streamer thread
+ * sends each page (its copy, or the page itself if unchanged since the
+ * seal), the state blob and a commit record on the journal channel; the
+ * source acknowledges once it applied the epoch, and the epoch is freed.
+ * Until then it can be sent again whole: after a reconnect, streaming
+ * resumes at the first epoch the source has not applied.
  *
  * Source. The journal connection stages an epoch (pages and blob) and
  * applies it, under r->lock, only when its commit record arrived and
@@ -30,14 +32,13 @@
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 
-#include "ftpage.h"
-#include "transport.h"
+#include "dest.h"
 
 struct ftp_epoch {
 	struct list_head node;		/* in j->epochs */
 	u64 n;
 	u64 pages;			/* pages sealed into it */
-	unsigned long *unsent;		/* sealed pages not streamed yet */
+	unsigned long *map;		/* the pages sealed into it */
 	struct xarray copies;		/* index -> page copied before a write */
 	void *state;			/* the blob, kvmalloc'd */
 	u64 state_len;
@@ -68,6 +69,7 @@ struct ftp_journal {
 /* The state a source stages an incoming epoch in. */
 struct ftp_stage {
 	u64 n;				/* 0: no epoch begun */
+	bool skip;			/* @n was applied already: only ack it */
 	u64 pages;
 	u64 state_len;
 	struct xarray staged;		/* index -> page */
@@ -89,7 +91,7 @@ static void ftp_free_pages_xa(struct xarray *xa)
 static void ftp_epoch_free(struct ftp_epoch *e)
 {
 	ftp_free_pages_xa(&e->copies);
-	kvfree(e->unsent);
+	kvfree(e->map);
 	kvfree(e->state);
 	kfree(e);
 }
@@ -131,7 +133,7 @@ int ftp_journal_page_written(struct ftp_region *r, struct folio *folio,
 	if (READ_ONCE(j->broken))
 		goto out;
 	list_for_each_entry(e, &j->epochs, node) {
-		if (!test_bit(index, e->unsent) || xa_load(&e->copies, index))
+		if (!test_bit(index, e->map) || xa_load(&e->copies, index))
 			continue;
 		copy = alloc_page(GFP_HIGHUSER);
 		if (!copy)
@@ -181,13 +183,13 @@ static int ftp_journal_seal(struct ftp_journal *j, unsigned long *fresh,
 	e->state_len = state_len;
 
 	down_write(&j->seal_sem);
-	e->unsent = j->dirty;
+	e->map = j->dirty;
 	j->dirty = fresh;
 	e->n = j->sealed + 1;
-	for_each_set_bit(i, e->unsent, r->nr_pages) {
+	for_each_set_bit(i, e->map, r->nr_pages) {
 		folio = ftp_page_lookup(r, i);
 		if (!folio) {		/* destroyed under us */
-			clear_bit(i, e->unsent);
+			clear_bit(i, e->map);
 			continue;
 		}
 		/* The next write to it must come back through ->page_mkwrite. */
@@ -229,6 +231,7 @@ int ftp_journal_commit(struct ftp_region *r, u64 ustate, u64 state_len,
 		return -EINVAL;
 	switch (ftp_region_state(r)) {
 	case FTPAGE_STATE_PULLING:
+	case FTPAGE_STATE_BROKEN:	/* streamed once reconnected */
 	case FTPAGE_STATE_COMPLETE:
 		if (!READ_ONCE(j->broken))
 			break;
@@ -288,23 +291,24 @@ static struct ftp_epoch *ftp_journal_next(struct ftp_journal *j)
 	return found;
 }
 
-/* Take page @i of @e out of the epoch: its copy, or the page itself. */
+/*
+ * Page @i of @e as sealed, into the bounce page: its copy, or the page
+ * itself, unchanged since (under the folio lock a writer copies it first).
+ */
 static int ftp_journal_take_page(struct ftp_journal *j, struct ftp_epoch *e,
-				 unsigned long i, void **data, struct page **copy)
+				 unsigned long i)
 {
 	struct folio *folio = ftp_page_lookup(j->r, i);
+	struct page *copy;
 
 	if (!folio)
 		return -ENODEV;
 	folio_lock(folio);
-	*copy = xa_erase(&e->copies, i);
-	if (*copy) {
-		*data = kmap_local_page(*copy);
-	} else {
+	copy = xa_load(&e->copies, i);
+	if (copy)
+		memcpy_from_page(j->bounce, copy, 0, PAGE_SIZE);
+	else
 		memcpy_from_page(j->bounce, folio_page(folio, 0), 0, PAGE_SIZE);
-		*data = j->bounce;
-	}
-	clear_bit(i, e->unsent);
 	folio_unlock(folio);
 	folio_put(folio);
 	return 0;
@@ -340,25 +344,19 @@ static int ftp_journal_send_epoch(struct ftp_journal *j, struct ftp_epoch *e)
 		.state_len = cpu_to_le64(e->state_len),
 	};
 	struct ftp_msg_epoch_page pg = { .epoch = cpu_to_le64(e->n) };
-	struct page *copy;
 	unsigned long i;
-	void *data;
 	int ret;
 
 	ret = ftp_send_msg(j->fs, FTP_MSG_EPOCH_BEGIN, 0, &rec, sizeof(rec), NULL, 0);
-	for_each_set_bit(i, e->unsent, j->r->nr_pages) {
+	for_each_set_bit(i, e->map, j->r->nr_pages) {
 		if (ret)
 			return ret;
-		ret = ftp_journal_take_page(j, e, i, &data, &copy);
+		ret = ftp_journal_take_page(j, e, i);
 		if (ret)
 			return ret;
 		pg.pgoff = cpu_to_le64(i);
 		ret = ftp_send_msg(j->fs, FTP_MSG_EPOCH_PAGE, 0, &pg, sizeof(pg),
-				   data, FTP_PROTO_PAGE_SIZE);
-		if (copy) {
-			kunmap_local(data);
-			__free_page(copy);
-		}
+				   j->bounce, FTP_PROTO_PAGE_SIZE);
 		cond_resched();
 	}
 	if (!ret)
@@ -389,14 +387,12 @@ static int ftp_journal_thread(void *arg)
 		/* Once sent, the ack may free @e at any time. */
 		n = e->n;
 		ret = ftp_journal_send_epoch(j, e);
-		j->streamed = n;
 		if (ret) {
-			pr_warn("region %s: journal stream to the source failed (%d)\n",
-				j->r->name, ret);
-			WRITE_ONCE(j->broken, true);
-			wake_up_all(&j->wq);
+			/* Sent again whole once the link is back. */
+			ftp_dest_link_lost(j->r->dst, "journal", ret);
 			break;
 		}
+		j->streamed = n;
 	}
 	ftp_thread_idle_until_stop();
 	return ret;
@@ -435,12 +431,55 @@ int ftp_journal_ack(struct ftp_region *r, u64 n)
 	return ret;
 }
 
-/* Start streaming epochs on @fs (the journal channel, set up by PULL). */
-int ftp_journal_start(struct ftp_region *r, struct ftp_sock *fs)
+/*
+ * The source has applied every epoch up to @committed (its HELLO_ACK):
+ * drop those, and stream the others again from the start.
+ */
+static int ftp_journal_rewind(struct ftp_journal *j, u64 committed)
+{
+	struct ftp_epoch *e, *tmp;
+	LIST_HEAD(done);
+
+	down_write(&j->seal_sem);
+	if (committed > j->sealed || committed < j->committed) {
+		up_write(&j->seal_sem);
+		pr_err("region %s: the source applied epoch %llu, we sealed %llu and saw %llu applied\n",
+		       j->r->name, committed, j->sealed, j->committed);
+		return -EPROTO;
+	}
+	list_for_each_entry_safe(e, tmp, &j->epochs, node) {
+		if (e->n <= committed)
+			list_move_tail(&e->node, &done);
+		else
+			WRITE_ONCE(e->sent, false);
+	}
+	WRITE_ONCE(j->committed, committed);
+	j->streamed = committed;
+	up_write(&j->seal_sem);
+
+	list_for_each_entry_safe(e, tmp, &done, node) {
+		atomic64_sub(e->pages * PAGE_SIZE + e->state_len, &j->bytes);
+		ftp_epoch_free(e);
+	}
+	wake_up_all(&j->wq);
+	return 0;
+}
+
+/*
+ * Stream epochs on @fs, the journal channel just (re)connected; the source
+ * has applied up to @committed.
+ */
+int ftp_journal_start(struct ftp_region *r, struct ftp_sock *fs, u64 committed)
 {
 	struct ftp_journal *j = r->jr;
 	struct task_struct *t;
+	int ret;
 
+	if (WARN_ON_ONCE(j->task))
+		return -EBUSY;
+	ret = ftp_journal_rewind(j, committed);
+	if (ret)
+		return ret;
 	j->fs = fs;
 	t = kthread_run(ftp_journal_thread, j, "ftpage-journal/%s", r->name);
 	if (IS_ERR(t))
@@ -450,8 +489,19 @@ int ftp_journal_start(struct ftp_region *r, struct ftp_sock *fs)
 	return 0;
 }
 
-/* Stop streaming (the channel is being shut down); wake COMMIT waiters. */
-/* The link to the source is gone: COMMIT_WAIT callers stop waiting. */
+/* The journal channel is being closed: stop streaming, keep the epochs. */
+void ftp_journal_pause(struct ftp_region *r)
+{
+	struct ftp_journal *j = r->jr;
+
+	if (j && j->task) {
+		kthread_stop(j->task);
+		put_task_struct(j->task);
+		j->task = NULL;
+	}
+}
+
+/* For good (abandoned, destroyed): COMMIT_WAIT callers stop waiting. */
 void ftp_journal_break(struct ftp_region *r)
 {
 	struct ftp_journal *j = r->jr;
@@ -464,16 +514,8 @@ void ftp_journal_break(struct ftp_region *r)
 
 void ftp_journal_stop(struct ftp_region *r)
 {
-	struct ftp_journal *j = r->jr;
-
-	if (!j)
-		return;
 	ftp_journal_break(r);
-	if (j->task) {
-		kthread_stop(j->task);
-		put_task_struct(j->task);
-		j->task = NULL;
-	}
+	ftp_journal_pause(r);
 }
 
 int ftp_journal_init(struct ftp_region *r)
@@ -533,6 +575,7 @@ static void ftp_stage_reset(struct ftp_region *r, struct ftp_stage *s)
 	kvfree(s->state);
 	s->state = NULL;
 	s->n = 0;
+	s->skip = false;
 	s->nr_staged = 0;
 	s->got_state = 0;
 	atomic64_set(&r->staged_bytes, 0);
@@ -551,6 +594,9 @@ static int ftp_stage_apply(struct ftp_region *r, struct ftp_stage *s)
 		ret = -ESHUTDOWN;	/* rolled back or destroyed meanwhile */
 		goto out_unlock;
 	}
+	/* Applied meanwhile by a connection this one replaced: ack it. */
+	if (s->n <= r->committed_epoch)
+		goto out_unlock;
 	if (s->n != r->committed_epoch + 1) {
 		ret = -EPROTO;
 		goto out_unlock;
@@ -584,11 +630,28 @@ out_unlock:
 	return ret;
 }
 
+static int ftp_stage_ack(struct ftp_region *r, struct ftp_sock *fs,
+			 struct ftp_stage *s)
+{
+	struct ftp_msg_epoch ack = { .epoch = cpu_to_le64(s->n) };
+
+	ftp_stage_reset(r, s);
+	return ftp_send_msg(fs, FTP_MSG_EPOCH_ACK, 0, &ack, sizeof(ack), NULL, 0);
+}
+
+/* An epoch applied already: read its messages, ack its commit record. */
+static int ftp_stage_skip(struct ftp_region *r, struct ftp_sock *fs,
+			  struct ftp_stage *s, unsigned int type, void *buf)
+{
+	if (type == FTP_MSG_EPOCH_COMMIT)
+		return ftp_stage_ack(r, fs, s);
+	return ftp_recv_page(fs, buf);
+}
+
 static int ftp_stage_msg(struct ftp_region *r, struct ftp_sock *fs,
 			 struct ftp_stage *s, unsigned int type,
 			 const union ftp_msg_fixed *m, void *buf)
 {
-	struct ftp_msg_epoch ack = { 0 };
 	struct page *page, *old = NULL;
 	void *p;
 	u64 n;
@@ -599,9 +662,13 @@ static int ftp_stage_msg(struct ftp_region *r, struct ftp_sock *fs,
 		return -EPROTO;
 	n = le64_to_cpu(m->epoch.epoch);
 	if (type == FTP_MSG_EPOCH_BEGIN) {
-		if (s->n || n != READ_ONCE(r->committed_epoch) + 1)
+		if (s->n || n > READ_ONCE(r->committed_epoch) + 1)
 			return -EPROTO;
 		s->n = n;
+		/* Sent again after a reconnect that lost its ack. */
+		s->skip = n <= READ_ONCE(r->committed_epoch);
+		if (s->skip)
+			return 0;
 		s->pages = le64_to_cpu(m->epoch.pages);
 		s->state_len = le64_to_cpu(m->epoch.state_len);
 		WRITE_ONCE(r->staging_epoch, n);
@@ -614,6 +681,8 @@ static int ftp_stage_msg(struct ftp_region *r, struct ftp_sock *fs,
 	}
 	if (!s->n || n != s->n)
 		return -EPROTO;
+	if (s->skip)
+		return ftp_stage_skip(r, fs, s, type, buf);
 
 	switch (type) {
 	case FTP_MSG_EPOCH_PAGE:
@@ -625,7 +694,7 @@ static int ftp_stage_msg(struct ftp_region *r, struct ftp_sock *fs,
 		if (!page)
 			return -ENOMEM;
 		p = kmap_local_page(page);
-		ret = ftp_sock_recv(fs, p, FTP_PROTO_PAGE_SIZE);
+		ret = ftp_recv_page(fs, p);
 		kunmap_local(p);
 		if (!ret)
 			old = xa_store(&s->staged, le64_to_cpu(m->epoch_page.pgoff),
@@ -641,7 +710,7 @@ static int ftp_stage_msg(struct ftp_region *r, struct ftp_sock *fs,
 		atomic64_add(PAGE_SIZE, &r->staged_bytes);
 		return 0;
 	case FTP_MSG_EPOCH_STATE:
-		ret = ftp_sock_recv(fs, buf, FTP_PROTO_PAGE_SIZE);
+		ret = ftp_recv_page(fs, buf);
 		if (ret)
 			return ret;
 		/* Chunks come in order, so none can be missing at COMMIT. */
@@ -663,10 +732,7 @@ static int ftp_stage_msg(struct ftp_region *r, struct ftp_sock *fs,
 			return ret;
 		pr_info("region %s: applied epoch %llu (%llu pages, %llu state bytes)\n",
 			r->name, n, s->pages, s->state_len);
-		ftp_stage_reset(r, s);
-		ack.epoch = cpu_to_le64(n);
-		return ftp_send_msg(fs, FTP_MSG_EPOCH_ACK, 0, &ack, sizeof(ack),
-				    NULL, 0);
+		return ftp_stage_ack(r, fs, s);
 	default:
 		return -EPROTO;
 	}

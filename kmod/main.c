@@ -24,6 +24,9 @@ unsigned int ftp_port = 7407;
 unsigned int ftp_max_regions = 64;
 unsigned int ftp_debug;
 unsigned int ftp_fault_timeout_ms = 30000;
+unsigned int ftp_lease_ms = 5000;
+unsigned int ftp_rollback_after_ms = 30000;
+unsigned int ftp_commit_interval_ms;
 
 /* A range-checked unsigned int parameter that refuses bad values loudly. */
 struct ftp_uint_param {
@@ -58,12 +61,14 @@ static const struct kernel_param_ops ftp_uint_param_ops = {
 	.get = ftp_param_get,
 };
 
-#define FTP_PARAM(name, variable, lo, hi, desc)			\
+#define FTP_PARAM_PERM(name, variable, lo, hi, perm, desc)		\
 	static struct ftp_uint_param ftp_param_##name = {		\
 		.var = &(variable), .min = (lo), .max = (hi),		\
 	};								\
-	module_param_cb(name, &ftp_uint_param_ops, &ftp_param_##name, 0444); \
+	module_param_cb(name, &ftp_uint_param_ops, &ftp_param_##name, perm); \
 	MODULE_PARM_DESC(name, desc " [" #lo ".." #hi "]")
+#define FTP_PARAM(name, variable, lo, hi, desc)				\
+	FTP_PARAM_PERM(name, variable, lo, hi, 0444, desc)
 
 FTP_PARAM(port, ftp_port, 1, 65535,
 	  "default TCP port for serving regions (default 7407)");
@@ -73,6 +78,13 @@ FTP_PARAM(debug, ftp_debug, 0, 3,
 	  "debug log level, 0 = errors only (default 0)");
 FTP_PARAM(fault_timeout_ms, ftp_fault_timeout_ms, 100, 300000,
 	  "longest wait for a missing page before SIGBUS (default 30000)");
+/* The migration policy may be changed at run time; SERVE and PULL read it. */
+FTP_PARAM_PERM(lease_ms, ftp_lease_ms, 500, 60000, 0644,
+	       "lease a source grants its destination per heartbeat (default 5000)");
+FTP_PARAM_PERM(rollback_after_ms, ftp_rollback_after_ms, 0, 3600000, 0644,
+	       "source rolls back after this long without heartbeat, at least lease_ms + 1000; 0 = wait forever (default 30000)");
+FTP_PARAM_PERM(commit_interval_ms, ftp_commit_interval_ms, 0, 3600000, 0644,
+	       "destination commits an epoch this often, at least 100; 0 = only on request (default 0)");
 
 static struct vfsmount *ftp_mnt;
 static struct cdev ftp_ctl_cdev;

@@ -21,6 +21,11 @@ static const __u32 ftp_fixed_len[FTP_MSG_TYPE_MAX + 1] = {
 	[FTP_MSG_EPOCH_STATE]	= sizeof(struct ftp_msg_epoch_state),
 	[FTP_MSG_EPOCH_COMMIT]	= sizeof(struct ftp_msg_epoch),
 	[FTP_MSG_EPOCH_ACK]	= sizeof(struct ftp_msg_epoch),
+	[FTP_MSG_HEARTBEAT]	= sizeof(struct ftp_msg_heartbeat),
+	[FTP_MSG_LEASE]		= sizeof(struct ftp_msg_lease),
+	[FTP_MSG_KNOWN_RANGE]	= sizeof(struct ftp_msg_range),
+	[FTP_MSG_KNOWN_END]	= 0,
+	[FTP_MSG_DONE]		= 0,
 };
 
 __u32 ftp_proto_fixed_len(unsigned int type)
@@ -47,9 +52,11 @@ int ftp_proto_check_hdr(const struct ftp_hdr *h)
 	unsigned int type = le16_to_cpu(h->type);
 	__u32 len = le32_to_cpu(h->len);
 
-	if (le32_to_cpu(h->magic) != FTP_PROTO_MAGIC || h->flags || h->pad)
+	if (le32_to_cpu(h->magic) != FTP_PROTO_MAGIC || h->flags)
 		return -FTP_ERR_PROTO;
 	if (type == 0 || type > FTP_MSG_TYPE_MAX || len != ftp_msg_len(type))
+		return -FTP_ERR_PROTO;
+	if (!len && h->csum)
 		return -FTP_ERR_PROTO;
 	return (int)len;
 }
@@ -117,10 +124,17 @@ int ftp_proto_check_fixed(unsigned int type, const void *p,
 	case FTP_MSG_PAGE_ZERO:
 		return ftp_check_range(le64_to_cpu(pg->pgoff), 1, lim);
 	case FTP_MSG_ZERO_RANGE:
+	case FTP_MSG_KNOWN_RANGE:
 		return ftp_check_range(le64_to_cpu(rg->pgoff),
 				       le64_to_cpu(rg->count), lim);
 	case FTP_MSG_COMPLETE:
+	case FTP_MSG_KNOWN_END:
+	case FTP_MSG_DONE:
+	case FTP_MSG_HEARTBEAT:
 		return 0;
+	case FTP_MSG_LEASE:
+		return ((const struct ftp_msg_lease *)p)->lease_ms ?
+			0 : -FTP_ERR_PROTO;
 	case FTP_MSG_EPOCH_BEGIN:
 	case FTP_MSG_EPOCH_COMMIT:
 		if (!ep->epoch || le64_to_cpu(ep->pages) > lim->nr_pages ||
@@ -151,8 +165,16 @@ void ftp_proto_hdr(struct ftp_hdr *h, unsigned int type, __u32 len, __u64 id)
 	h->type = cpu_to_le16(type);
 	h->flags = 0;
 	h->len = cpu_to_le32(len);
-	h->pad = 0;
+	h->csum = 0;
 	h->id = cpu_to_le64(id);
+}
+
+void ftp_proto_set_csum(struct ftp_hdr *h, const void *fixed, __u32 flen,
+			const void *data, __u32 dlen)
+{
+	__u32 crc = ftp_proto_crc32c(0, fixed, flen);
+
+	h->csum = flen + dlen ? cpu_to_le32(ftp_proto_crc32c(crc, data, dlen)) : 0;
 }
 
 unsigned int ftp_proto_pick_version(unsigned int peer_min, unsigned int peer_max)
@@ -162,3 +184,24 @@ unsigned int ftp_proto_pick_version(unsigned int peer_min, unsigned int peer_max
 
 	return lo <= hi ? hi : 0;
 }
+
+/*
+ * Bitwise CRC32C, for userspace builds (fuzzer, test peers); the module
+ * uses the kernel's table-driven one (compat.h), which gives the same
+ * values.
+ */
+#ifndef __KERNEL__
+__u32 ftp_proto_crc32c(__u32 crc, const void *p, __u32 len)
+{
+	const __u8 *b = p;
+	int k;
+
+	crc = ~crc;
+	while (len--) {
+		crc ^= *b++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+#endif

@@ -4,14 +4,25 @@
  *
  * Every message is a struct ftp_hdr followed by hdr.len payload bytes.
  * All integers are little-endian; structs are packed with explicit
- * padding, which must be zero. A destination opens two TCP connections to
- * the source: the demand channel (page requests and their replies only, so
- * they never queue behind bulk data) and the bulk channel (the background
- * push). Both start with HELLO -> HELLO_ACK.
+ * padding, which must be zero; hdr.csum is the CRC32C of the payload. A
+ * destination opens three TCP connections to the source: the demand
+ * channel (page requests and their replies, heartbeats and leases, so they
+ * never queue behind bulk data), the bulk channel (the background push)
+ * and the journal channel (epochs back to the source). Each starts with
+ * HELLO -> HELLO_ACK.
  *
- * Request ids carry the connection generation in their top 16 bits: a
- * reply whose generation is not the current one predates a reconnect and
- * is dropped.
+ * Liveness: the destination sends HEARTBEAT every lease/4 on the demand
+ * channel; the source answers LEASE, echoing the heartbeat's stamp. The
+ * destination's lease runs from the stamp (its own clock, taken before the
+ * source saw the heartbeat), so it ends before the source's view of it.
+ *
+ * Resuming: a destination that lost a connection reconnects with the same
+ * session and a new generation, tells the source on the bulk channel which
+ * pages it already has (KNOWN_RANGE..., KNOWN_END), resends its pending
+ * requests and its unacknowledged epochs (HELLO_ACK on the journal channel
+ * says which epoch the source applied last). Request ids carry the
+ * generation in their top 16 bits: a reply whose generation is not the
+ * current one predates a reconnect and is dropped.
  *
  * This header and proto.c are plain C with no kernel-only calls, so the
  * parser also builds in userspace (selftests, fuzzing).
@@ -62,7 +73,13 @@ enum ftp_msg_type {
 	FTP_MSG_EPOCH_STATE	= 11,	/* a chunk of its state blob (+ page) */
 	FTP_MSG_EPOCH_COMMIT	= 12,	/* the epoch is complete: apply it */
 	FTP_MSG_EPOCH_ACK	= 13,	/* source -> dest: applied */
-	FTP_MSG_TYPE_MAX	= 13,
+	FTP_MSG_HEARTBEAT	= 14,	/* dest -> source, demand channel */
+	FTP_MSG_LEASE		= 15,	/* source -> dest: lease renewed */
+	FTP_MSG_KNOWN_RANGE	= 16,	/* dest -> source, bulk: pages it has */
+	FTP_MSG_KNOWN_END	= 17,	/* dest -> source, bulk: push may go */
+	FTP_MSG_DONE		= 18,	/* dest -> source: migration done;
+					 * source -> dest: acknowledged */
+	FTP_MSG_TYPE_MAX	= 18,
 };
 
 /* Channels, in HELLO. */
@@ -80,7 +97,7 @@ struct ftp_hdr {
 	__le16 type;		/* enum ftp_msg_type */
 	__le16 flags;		/* none defined: zero */
 	__le32 len;		/* payload bytes after this header */
-	__le32 pad;		/* zero */
+	__le32 csum;		/* CRC32C of the payload (0 if empty) */
 	__le64 id;		/* request id (generation << 48 | seq), or 0 */
 } __packed;
 
@@ -115,6 +132,7 @@ struct ftp_msg_hello_ack {
 	__le32 pad1;
 	__le64 features;
 	__le64 region_pages;
+	__le64 committed_epoch;	/* last epoch the source applied */
 	__u8 auth[64];		/* reserved for authentication: zero */
 } __packed;
 
@@ -127,6 +145,8 @@ enum ftp_err {
 	FTP_ERR_PROTO		= 5,	/* malformed message */
 	FTP_ERR_RANGE		= 6,	/* page index out of range */
 	FTP_ERR_SHUTDOWN	= 7,	/* region destroyed or unloading */
+	FTP_ERR_ROLLED_BACK	= 8,	/* the source rolled back: never resume */
+	FTP_ERR_DONE		= 9,	/* the migration was declared done */
 };
 
 struct ftp_msg_error {
@@ -141,6 +161,17 @@ struct ftp_msg_page {		/* PAGE_REQ, PAGE_DATA (+ page), PAGE_ZERO */
 struct ftp_msg_range {		/* ZERO_RANGE */
 	__le64 pgoff;
 	__le64 count;
+} __packed;
+
+struct ftp_msg_heartbeat {	/* HEARTBEAT */
+	__le64 stamp;		/* sender's monotonic clock, ns; echoed */
+} __packed;
+
+struct ftp_msg_lease {		/* LEASE */
+	__le64 stamp;		/* the heartbeat's */
+	__le32 lease_ms;	/* valid this long from @stamp */
+	__le32 rollback_ms;	/* source rolls back after this long without
+				 * a heartbeat; 0: never */
 } __packed;
 
 /* Largest state blob an epoch carries (FTPAGE_COMMIT_STATE_MAX). */
@@ -192,6 +223,13 @@ int ftp_proto_check_fixed(unsigned int type, const void *p,
 
 /* Fill a header for a message of @type with @len payload bytes. */
 void ftp_proto_hdr(struct ftp_hdr *h, unsigned int type, __u32 len, __u64 id);
+
+/* Set h->csum for a payload of @flen bytes at @fixed then @dlen at @data. */
+void ftp_proto_set_csum(struct ftp_hdr *h, const void *fixed, __u32 flen,
+			const void *data, __u32 dlen);
+
+/* CRC32C (Castagnoli) of @len bytes at @p, continuing from @crc. */
+__u32 ftp_proto_crc32c(__u32 crc, const void *p, __u32 len);
 
 /* Version both sides speak, or 0 if none. */
 unsigned int ftp_proto_pick_version(unsigned int peer_min, unsigned int peer_max);

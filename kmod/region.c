@@ -30,15 +30,19 @@ static const u32 ftp_state_moves[] = {
 	/* source */
 	[FTPAGE_STATE_LOCAL]	= BIT(FTPAGE_STATE_FROZEN) | BIT(FTPAGE_STATE_DEAD),
 	[FTPAGE_STATE_FROZEN]	= BIT(FTPAGE_STATE_COMPLETE) | BIT(FTPAGE_STATE_ROLLED_BACK) |
-				  BIT(FTPAGE_STATE_DEAD),
+				  BIT(FTPAGE_STATE_DONE) | BIT(FTPAGE_STATE_DEAD),
 	[FTPAGE_STATE_ROLLED_BACK] = BIT(FTPAGE_STATE_DEAD),
 	/* destination */
 	[FTPAGE_STATE_EMPTY]	= BIT(FTPAGE_STATE_PULLING) | BIT(FTPAGE_STATE_DEAD),
 	[FTPAGE_STATE_PULLING]	= BIT(FTPAGE_STATE_COMPLETE) | BIT(FTPAGE_STATE_BROKEN) |
-				  BIT(FTPAGE_STATE_DEAD),
-	[FTPAGE_STATE_BROKEN]	= BIT(FTPAGE_STATE_DEAD),
+				  BIT(FTPAGE_STATE_ABANDONED) | BIT(FTPAGE_STATE_DEAD),
+	[FTPAGE_STATE_BROKEN]	= BIT(FTPAGE_STATE_PULLING) | BIT(FTPAGE_STATE_COMPLETE) |
+				  BIT(FTPAGE_STATE_ABANDONED) | BIT(FTPAGE_STATE_DEAD),
+	[FTPAGE_STATE_ABANDONED] = BIT(FTPAGE_STATE_DEAD),
 	/* both (a source rolls back from here) */
-	[FTPAGE_STATE_COMPLETE]	= BIT(FTPAGE_STATE_ROLLED_BACK) | BIT(FTPAGE_STATE_DEAD),
+	[FTPAGE_STATE_COMPLETE]	= BIT(FTPAGE_STATE_ROLLED_BACK) | BIT(FTPAGE_STATE_DONE) |
+				  BIT(FTPAGE_STATE_ABANDONED) | BIT(FTPAGE_STATE_DEAD),
+	[FTPAGE_STATE_DONE]	= BIT(FTPAGE_STATE_DEAD),
 	[FTPAGE_STATE_DEAD]	= 0,
 };
 
@@ -72,6 +76,20 @@ int ftp_region_move(struct ftp_region *r, enum ftpage_state to)
 	ret = ftp_region_set_state(r, to);
 	mutex_unlock(&r->lock);
 	return ret;
+}
+
+/* Has the migration ended on this side (poll() reports EPOLLPRI)? */
+bool ftp_region_ended(struct ftp_region *r)
+{
+	switch (ftp_region_state(r)) {
+	case FTPAGE_STATE_ROLLED_BACK:
+	case FTPAGE_STATE_ABANDONED:
+	case FTPAGE_STATE_DONE:
+	case FTPAGE_STATE_DEAD:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* Remember why the last fault failed, for status. */
@@ -316,8 +334,9 @@ int ftp_region_freeze(struct ftp_region *r)
 /*
  * Roll a source back to its last committed epoch: the region already holds
  * exactly that (epochs are applied whole, under r->lock), so this ends the
- * migration (serving stops, a partial epoch is dropped) and makes the
- * region writable again.
+ * migration (connections close, a partial epoch is dropped; a destination
+ * that comes back is told it is abandoned) and makes the region writable
+ * again. By hand (ROLLBACK) or when the destination is lost (source.c).
  */
 int ftp_region_rollback(struct ftp_region *r)
 {
@@ -328,7 +347,7 @@ int ftp_region_rollback(struct ftp_region *r)
 	ret = ftp_region_move(r, FTPAGE_STATE_ROLLED_BACK);
 	if (ret)
 		return ret;
-	ftp_source_stop(r);
+	ftp_source_detach(r);
 	pr_info("region %s: rolled back to epoch %llu, writable again\n",
 		r->name, READ_ONCE(r->committed_epoch));
 	return 0;

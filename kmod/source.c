@@ -8,6 +8,14 @@
  * Pages go out only once the region is frozen, so the destination never
  * sees a page that may still change. Pages never written on the source
  * (absent from the page cache) travel as PAGE_ZERO / ZERO_RANGE.
+ *
+ * The first heartbeat binds the source to the destination's session for
+ * good: from then on only that session's channels are accepted (a
+ * reconnecting channel replaces its old self), every heartbeat is answered
+ * with a lease, and @watch_work rolls the region back once no heartbeat
+ * came for the deadline (rollback_after_ms, never less than the lease plus
+ * a margin). After a rollback the listener stays, to tell a destination
+ * that comes back that it is abandoned.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -45,16 +53,28 @@ struct ftp_source {
 	bool no_push;			/* FTPAGE_SERVE_NO_PUSH */
 
 	struct mutex lock;		/* protects the fields below */
+	bool dying;			/* destroy: demand threads say so */
+	wait_queue_head_t done_wq;	/* a connection's thread finished */
 	struct list_head conns;
 	unsigned int nr_conns;
 	u64 session;			/* the destination's; 0 before one */
 	atomic64_t retired_tx;		/* bytes of reaped connections */
 	atomic64_t retired_rx;
 
+	bool bound;			/* @session is ours for good */
+	unsigned long last_hb;		/* jiffies of the last heartbeat */
+	u64 reattaches;			/* bound session's demand reconnects */
+
+	/* Policy, sampled by SERVE. */
+	u32 lease_ms;
+	u32 deadline_ms;		/* roll back after this; 0: never */
+	struct delayed_work watch_work;
+
 	unsigned long *sent;		/* pages the destination was sent */
 	atomic64_t sent_count;		/* bits set in @sent */
 	atomic_long_t demand_hint;	/* push from here next, or -1 */
 };
+
 
 static bool ftp_source_may_send(struct ftp_region *r)
 {
@@ -107,6 +127,76 @@ static int ftp_source_send_page(struct ftp_src_conn *c, pgoff_t index, u64 id)
 	return 0;
 }
 
+/* Answer a heartbeat with a lease; the first one binds the session. */
+static int ftp_source_heartbeat(struct ftp_src_conn *c, __le64 stamp)
+{
+	struct ftp_source *src = c->src;
+	struct ftp_msg_lease m = {
+		.stamp = stamp,
+		.lease_ms = cpu_to_le32(src->lease_ms),
+		.rollback_ms = cpu_to_le32(src->deadline_ms),
+	};
+
+	mutex_lock(&src->lock);
+	if (!src->bound)
+		pr_info("region %s: destination %pISpc bound; lease %u ms, %s%u ms without heartbeat\n",
+			src->r->name, &c->peer, src->lease_ms,
+			src->deadline_ms ? "rollback after " : "no rollback, ",
+			src->deadline_ms);
+	src->bound = true;
+	src->last_hb = jiffies;
+	if (src->deadline_ms)
+		mod_delayed_work(system_wq, &src->watch_work,
+				 msecs_to_jiffies(src->deadline_ms) + 1);
+	mutex_unlock(&src->lock);
+	return ftp_send_msg(&c->fs, FTP_MSG_LEASE, 0, &m, sizeof(m), NULL, 0);
+}
+
+/*
+ * The destination declared the migration done: no rollback remains, so
+ * release the memory; mappers of the source get SIGBUS from now on.
+ */
+static int ftp_source_done(struct ftp_src_conn *c)
+{
+	struct ftp_region *r = c->src->r;
+	int ret;
+
+	ret = ftp_region_move(r, FTPAGE_STATE_DONE);
+	if (ret && ret != -EALREADY)
+		return -EPROTO;
+	ret = ftp_send_msg(&c->fs, FTP_MSG_DONE, 0, NULL, 0, NULL, 0);
+	unmap_mapping_range(r->inode->i_mapping, 0, 0, 1);
+	truncate_inode_pages(r->inode->i_mapping, 0);
+	pr_info("region %s: migration done: %pISpc owns the VM, memory released\n",
+		r->name, &c->peer);
+	return ret ?: -ESHUTDOWN;
+}
+
+/* Before the push (re)starts: which pages does the destination have? */
+static int ftp_source_resync(struct ftp_src_conn *c)
+{
+	struct ftp_source *src = c->src;
+	struct ftp_region *r = src->r;
+	struct ftp_proto_limits lim = { .nr_pages = r->nr_pages };
+	union ftp_msg_fixed m;
+	struct ftp_hdr h;
+	int ret;
+
+	/* What went out on a lost connection may never have arrived. */
+	bitmap_zero(src->sent, r->nr_pages);
+	atomic64_set(&src->sent_count, 0);
+	for (;;) {
+		ret = ftp_recv_msg(&c->fs, &h, &m, &lim);
+		if (ret == FTP_MSG_KNOWN_END)
+			return 0;
+		if (ret != FTP_MSG_KNOWN_RANGE)
+			return ret < 0 ? ret : -EPROTO;
+		ftp_source_mark_sent(src, le64_to_cpu(m.range.pgoff),
+				     le64_to_cpu(m.range.count));
+		cond_resched();
+	}
+}
+
 static int ftp_source_serve_demand(struct ftp_src_conn *c)
 {
 	struct ftp_source *src = c->src;
@@ -135,9 +225,16 @@ static int ftp_source_serve_demand(struct ftp_src_conn *c)
 			break;
 		case FTP_MSG_COMPLETE:
 			if (!ftp_region_move(r, FTPAGE_STATE_COMPLETE))
-				pr_info("region %s: destination %pISpc has every page; the source copy is no longer needed\n",
+				pr_info("region %s: destination %pISpc has every page\n",
 					r->name, &c->peer);
 			break;
+		case FTP_MSG_HEARTBEAT:
+			ret = ftp_source_heartbeat(c, m.heartbeat.stamp);
+			if (ret)
+				return ret;
+			break;
+		case FTP_MSG_DONE:
+			return ftp_source_done(c);
 		default:
 			return -EPROTO;
 		}
@@ -189,7 +286,9 @@ static int ftp_source_push(struct ftp_src_conn *c)
 	u8 byte;
 	int ret;
 
-	ret = ftp_source_wait_frozen(r);
+	ret = ftp_source_resync(c);
+	if (!ret)
+		ret = ftp_source_wait_frozen(r);
 	if (ret)
 		return ret;
 	while (!src->no_push && !kthread_should_stop() && !ftp_region_is_dead(r)) {
@@ -240,6 +339,60 @@ static bool ftp_source_has_demand(struct ftp_source *src, u64 session)
 	return false;
 }
 
+/*
+ * Before a destination is bound: one at a time; a session holds the region
+ * while any of its channels lives, and a destination whose attach failed
+ * half way can try again with a new session.
+ */
+static int ftp_source_claim(struct ftp_source *src, struct ftp_src_conn *c,
+			    u64 session, unsigned int chan)
+{
+	struct ftp_src_conn *o;
+	unsigned int live = 0;
+	bool busy = false;
+
+	lockdep_assert_held(&src->lock);
+	list_for_each_entry(o, &src->conns, node) {
+		if (o == c || READ_ONCE(o->done) || !o->kind)
+			continue;
+		live++;
+		if (o->kind == chan)
+			busy = true;
+	}
+	if (!live)
+		src->session = 0;
+	if (busy || (src->session && src->session != session))
+		return -EBUSY;
+	/* Epochs write into the frozen image: only from the attached peer. */
+	if (chan == FTP_CHAN_JOURNAL && !ftp_source_has_demand(src, session))
+		return -EBUSY;
+	src->session = session;
+	c->kind = chan;
+	return 0;
+}
+
+/*
+ * A bound destination reconnecting: its new channel replaces the old one
+ * of the same kind, which may not have noticed the loss yet.
+ */
+static int ftp_source_claim_bound(struct ftp_source *src,
+				  struct ftp_src_conn *c, u64 session,
+				  unsigned int chan)
+{
+	struct ftp_src_conn *o;
+
+	lockdep_assert_held(&src->lock);
+	if (session != src->session)
+		return -EBUSY;
+	list_for_each_entry(o, &src->conns, node)
+		if (o != c && o->kind == chan && !READ_ONCE(o->done))
+			ftp_sock_shutdown(&o->fs);
+	if (chan == FTP_CHAN_DEMAND)
+		src->reattaches++;
+	c->kind = chan;
+	return 0;
+}
+
 /* Check the peer's HELLO, claim the channel, answer HELLO_ACK. */
 static int ftp_source_handshake(struct ftp_src_conn *c)
 {
@@ -251,12 +404,11 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 		.features = cpu_to_le64(FTP_PROTO_FEATURES),
 		.region_pages = cpu_to_le64(r->nr_pages),
 	};
+	unsigned int chan;
 	union ftp_msg_fixed m;
 	struct ftp_msg_hello *hello = &m.hello;
-	struct ftp_src_conn *o;
 	struct ftp_hdr h;
-	unsigned int vmin, vmax, live;
-	bool busy = false;
+	unsigned int vmin, vmax;
 	u64 session;
 	int ret;
 
@@ -285,39 +437,29 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 				    le64_to_cpu(hello->region_size), r->size);
 		return ftp_source_refuse(c, FTP_ERR_SIZE, -EINVAL);
 	}
-	if (ftp_region_is_dead(r))
+	switch (ftp_region_state(r)) {
+	case FTPAGE_STATE_DEAD:
 		return ftp_source_refuse(c, FTP_ERR_SHUTDOWN, -ESHUTDOWN);
+	case FTPAGE_STATE_ROLLED_BACK:
+		return ftp_source_refuse(c, FTP_ERR_ROLLED_BACK, -ESTALE);
+	case FTPAGE_STATE_DONE:
+		return ftp_source_refuse(c, FTP_ERR_DONE, -EALREADY);
+	default:
+		break;
+	}
 
 	session = le64_to_cpu(hello->session);
+	chan = le16_to_cpu(hello->channel);
 	mutex_lock(&src->lock);
-	/*
-	 * One destination at a time: a session holds the region while any of
-	 * its channels lives; a destination whose attach failed half way can
-	 * try again with a new session.
-	 */
-	live = 0;
-	list_for_each_entry(o, &src->conns, node) {
-		if (o == c || READ_ONCE(o->done) || !o->kind)
-			continue;
-		live++;
-		if (o->kind == le16_to_cpu(hello->channel))
-			busy = true;
-	}
-	if (!live)
-		src->session = 0;
-	ret = busy || (src->session && src->session != session) ? -EBUSY : 0;
-	/* Epochs write into the frozen image: only from the attached peer. */
-	if (!ret && le16_to_cpu(hello->channel) == FTP_CHAN_JOURNAL &&
-	    !ftp_source_has_demand(src, session))
-		ret = -EBUSY;
-	if (!ret) {
-		src->session = session;
-		c->kind = le16_to_cpu(hello->channel);
-	}
+	if (src->bound)
+		ret = ftp_source_claim_bound(src, c, session, chan);
+	else
+		ret = ftp_source_claim(src, c, session, chan);
 	mutex_unlock(&src->lock);
 	if (ret)
 		return ftp_source_refuse(c, FTP_ERR_BUSY, ret);
 
+	ack.committed_epoch = cpu_to_le64(READ_ONCE(r->committed_epoch));
 	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO_ACK, 0, &ack, sizeof(ack), NULL, 0);
 	ftp_sock_set_deadline(&c->fs, 0);
 	if (!ret)
@@ -352,10 +494,14 @@ static int ftp_source_conn_thread(void *arg)
 	else if (ret && c->kind && !kthread_should_stop())
 		pr_info("region %s: %pISpc disconnected (%d)\n", r->name,
 			&c->peer, ret);
+	/* The region is destroyed: the destination must not wait for it. */
+	if (READ_ONCE(c->src->dying) && c->kind == FTP_CHAN_DEMAND)
+		ftp_send_error(&c->fs, FTP_ERR_SHUTDOWN);
 	/* A refused or failed peer sees the close now, not at the next reap. */
 	if (ret)
 		ftp_sock_shutdown(&c->fs);
 	WRITE_ONCE(c->done, true);
+	wake_up_all(&c->src->done_wq);
 	ftp_thread_idle_until_stop();
 	return ret;
 }
@@ -444,6 +590,35 @@ static int ftp_source_listen_thread(void *arg)
 	return 0;
 }
 
+/* No heartbeat for the deadline: the destination is lost, roll back. */
+static void ftp_source_watch(struct work_struct *work)
+{
+	struct ftp_source *src = container_of(to_delayed_work(work),
+					      struct ftp_source, watch_work);
+	struct ftp_region *r = src->r;
+	unsigned long deadline;
+	bool lost;
+
+	mutex_lock(&src->lock);
+	deadline = src->last_hb + msecs_to_jiffies(src->deadline_ms);
+	lost = src->bound && src->deadline_ms && time_after_eq(jiffies, deadline);
+	if (src->bound && src->deadline_ms && !lost)	/* woke early */
+		mod_delayed_work(system_wq, &src->watch_work, deadline - jiffies);
+	mutex_unlock(&src->lock);
+	if (!lost)
+		return;
+	switch (ftp_region_state(r)) {
+	case FTPAGE_STATE_FROZEN:
+	case FTPAGE_STATE_COMPLETE:
+		break;
+	default:
+		return;
+	}
+	pr_warn("region %s: destination lost: no heartbeat for %u ms; rolling back\n",
+		r->name, src->deadline_ms);
+	ftp_region_rollback(r);
+}
+
 int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 		     int addrlen, u32 flags)
 {
@@ -467,6 +642,13 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 	mutex_init(&src->lock);
 	INIT_LIST_HEAD(&src->conns);
 	atomic_long_set(&src->demand_hint, -1);
+	INIT_DELAYED_WORK(&src->watch_work, ftp_source_watch);
+	init_waitqueue_head(&src->done_wq);
+	src->lease_ms = READ_ONCE(ftp_lease_ms);
+	src->deadline_ms = READ_ONCE(ftp_rollback_after_ms);
+	if (src->deadline_ms)
+		src->deadline_ms = max(src->deadline_ms,
+				       src->lease_ms + FTP_LEASE_MARGIN_MS);
 
 	mutex_lock(&r->lock);
 	ret = -EBUSY;
@@ -502,13 +684,60 @@ err_free_src:
 	return ret;
 }
 
-/* Stop listening and close every connection. Idempotent. */
+/*
+ * The migration ended here (rolled back): close every connection and stop
+ * watching; the listener stays to refuse a destination that comes back.
+ */
+void ftp_source_detach(struct ftp_region *r)
+{
+	struct ftp_source *src = smp_load_acquire(&r->src);
+
+	if (!src)
+		return;
+	mutex_lock(&src->lock);
+	src->bound = false;
+	mutex_unlock(&src->lock);
+	ftp_source_reap(src, true);
+}
+
+/* Are the demand threads of a dying source done telling the destination? */
+static bool ftp_source_told(struct ftp_source *src)
+{
+	struct ftp_src_conn *c;
+	bool told = true;
+
+	mutex_lock(&src->lock);
+	list_for_each_entry(c, &src->conns, node)
+		if (c->kind == FTP_CHAN_DEMAND && !READ_ONCE(c->done))
+			told = false;
+	mutex_unlock(&src->lock);
+	return told;
+}
+
+/*
+ * Destroy: the destination hears that its source is gone (it cannot
+ * resume), from each demand thread itself, woken by a read shutdown. A
+ * thread stuck sending is not waited for long.
+ */
+static void ftp_source_tell_gone(struct ftp_source *src)
+{
+	struct ftp_src_conn *c;
+
+	mutex_lock(&src->lock);
+	WRITE_ONCE(src->dying, true);
+	list_for_each_entry(c, &src->conns, node)
+		if (c->kind == FTP_CHAN_DEMAND && !READ_ONCE(c->done))
+			kernel_sock_shutdown(c->fs.sock, SHUT_RD);
+	mutex_unlock(&src->lock);
+	wait_event_timeout(src->done_wq, ftp_source_told(src), HZ);
+}
+
+/* Stop listening and close every connection (destroy). Idempotent. */
 void ftp_source_stop(struct ftp_region *r)
 {
 	struct ftp_source *src = smp_load_acquire(&r->src);
 	struct task_struct *t;
 
-	/* ROLLBACK and DESTROY may both get here: one of them stops. */
 	t = src ? xchg(&src->listen_task, NULL) : NULL;
 	if (!t)
 		return;
@@ -517,7 +746,9 @@ void ftp_source_stop(struct ftp_region *r)
 	put_task_struct(t);
 	ftp_sock_release(&src->listener);
 
+	ftp_source_tell_gone(src);
 	ftp_source_reap(src, true);
+	cancel_delayed_work_sync(&src->watch_work);
 }
 
 void ftp_source_free(struct ftp_region *r)
@@ -536,6 +767,7 @@ void ftp_source_status(struct ftp_region *r, struct ftpage_status *st)
 {
 	struct ftp_source *src = smp_load_acquire(&r->src);
 	struct ftp_src_conn *c;
+	long left;
 
 	if (!src)
 		return;
@@ -547,6 +779,14 @@ void ftp_source_status(struct ftp_region *r, struct ftpage_status *st)
 		st->bytes_rx += atomic64_read(&c->fs.bytes_rx);
 		if (c->kind && !READ_ONCE(c->done))
 			st->connected++;
+	}
+	st->reconnects = src->reattaches;
+	if (src->bound) {
+		st->status_flags |= FTPAGE_STATUS_ATTACHED;
+		left = (long)(src->last_hb + msecs_to_jiffies(src->deadline_ms) -
+			      jiffies);
+		if (src->deadline_ms)
+			st->lease_left_ms = left > 0 ? jiffies_to_msecs(left) : 0;
 	}
 	mutex_unlock(&src->lock);
 	st->pages_known = atomic64_read(&src->sent_count);

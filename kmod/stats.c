@@ -82,6 +82,8 @@ static const char *const ftp_state_attr_names[] = {
 	[FTPAGE_STATE_COMPLETE] = "complete",
 	[FTPAGE_STATE_BROKEN] = "broken",
 	[FTPAGE_STATE_ROLLED_BACK] = "rolled-back",
+	[FTPAGE_STATE_ABANDONED] = "abandoned",
+	[FTPAGE_STATE_DONE] = "done",
 };
 
 const char *ftp_state_name(enum ftpage_state state)

@@ -5,6 +5,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/crc32.h>
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/kthread.h>
@@ -182,6 +183,12 @@ int ftp_sock_recv(struct ftp_sock *fs, void *buf, size_t len)
 	return 0;
 }
 
+/* The kernel's CRC32C (slicing-by-8 or the CPU's instruction). */
+u32 ftp_proto_crc32c(u32 crc, const void *p, u32 len)
+{
+	return ~__crc32c_le(~crc, p, len);
+}
+
 /* Send one message: header, fixed payload, optional trailing page data. */
 int ftp_send_msg(struct ftp_sock *fs, unsigned int type, u64 id,
 		 const void *payload, u32 len, const void *data, u32 data_len)
@@ -191,6 +198,7 @@ int ftp_send_msg(struct ftp_sock *fs, unsigned int type, u64 id,
 	size_t nr = 0;
 
 	ftp_proto_hdr(&h, type, len + data_len, id);
+	ftp_proto_set_csum(&h, payload, len, data, data_len);
 	vec[nr++] = (struct kvec){ .iov_base = &h, .iov_len = sizeof(h) };
 	if (len)
 		vec[nr++] = (struct kvec){ .iov_base = (void *)payload, .iov_len = len };
@@ -206,16 +214,27 @@ int ftp_send_error(struct ftp_sock *fs, enum ftp_err code)
 	return ftp_send_msg(fs, FTP_MSG_ERROR, 0, &e, sizeof(e), NULL, 0);
 }
 
+static int ftp_check_csum(struct ftp_sock *fs, u32 crc)
+{
+	if (crc == fs->rx_csum)
+		return 0;
+	pr_warn_ratelimited("checksum mismatch on a received message: connection reset\n");
+	return -EBADMSG;
+}
+
 /*
  * Receive one message's header and the fixed part of its payload, both
  * validated; returns the message type, or -EPROTO for a malformed message
- * (the caller drops the connection), or another -errno. PAGE_DATA's page
- * content is left for the caller to receive.
+ * or -EBADMSG for a corrupted one (the caller drops the connection), or
+ * another -errno. The page that follows the types ftp_proto_has_page()
+ * names is for the caller to receive with ftp_recv_page(), which checks
+ * the message's checksum then.
  */
 int ftp_recv_msg(struct ftp_sock *fs, struct ftp_hdr *h, union ftp_msg_fixed *m,
 		 const struct ftp_proto_limits *lim)
 {
 	unsigned int type;
+	u32 len;
 	int ret;
 
 	ret = ftp_sock_recv(fs, h, sizeof(*h));
@@ -224,10 +243,29 @@ int ftp_recv_msg(struct ftp_sock *fs, struct ftp_hdr *h, union ftp_msg_fixed *m,
 	if (ftp_proto_check_hdr(h) < 0)
 		return -EPROTO;
 	type = le16_to_cpu(h->type);
-	ret = ftp_sock_recv(fs, m, ftp_proto_fixed_len(type));
+	len = ftp_proto_fixed_len(type);
+	ret = ftp_sock_recv(fs, m, len);
 	if (ret)
 		return ret;
+	fs->rx_csum = le32_to_cpu(h->csum);
+	fs->rx_crc = ftp_proto_crc32c(0, m, len);
+	if (!ftp_proto_has_page(type) && len) {
+		ret = ftp_check_csum(fs, fs->rx_crc);
+		if (ret)
+			return ret;
+	}
 	return ftp_proto_check_fixed(type, m, lim) ? -EPROTO : type;
+}
+
+/* The page of the message ftp_recv_msg() just returned, checksummed. */
+int ftp_recv_page(struct ftp_sock *fs, void *buf)
+{
+	int ret = ftp_sock_recv(fs, buf, FTP_PROTO_PAGE_SIZE);
+
+	if (ret)
+		return ret;
+	return ftp_check_csum(fs, ftp_proto_crc32c(fs->rx_crc, buf,
+						   FTP_PROTO_PAGE_SIZE));
 }
 
 static const char *const ftp_err_names[] = {
@@ -238,6 +276,8 @@ static const char *const ftp_err_names[] = {
 	[FTP_ERR_PROTO] = "malformed message",
 	[FTP_ERR_RANGE] = "page index out of range",
 	[FTP_ERR_SHUTDOWN] = "region shut down",
+	[FTP_ERR_ROLLED_BACK] = "the source rolled back",
+	[FTP_ERR_DONE] = "the migration was declared done",
 };
 
 const char *ftp_chan_name(unsigned int kind)
@@ -275,6 +315,10 @@ int ftp_err_to_errno(unsigned int code)
 		return -EBUSY;
 	case FTP_ERR_SHUTDOWN:
 		return -ESHUTDOWN;
+	case FTP_ERR_ROLLED_BACK:
+		return -ESTALE;
+	case FTP_ERR_DONE:
+		return -EALREADY;
 	default:
 		return -EPROTO;
 	}

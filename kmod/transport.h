@@ -14,6 +14,8 @@ struct ftp_sock {
 	unsigned long deadline;	/* jiffies; 0 = none (see set_deadline) */
 	atomic64_t bytes_tx;
 	atomic64_t bytes_rx;
+	u32 rx_csum;		/* receiver only: of the message being read */
+	u32 rx_crc;		/* its CRC so far */
 };
 
 /* How long a connect, or a whole handshake, may take. */
@@ -49,10 +51,14 @@ union ftp_msg_fixed {
 	struct ftp_msg_epoch epoch;
 	struct ftp_msg_epoch_page epoch_page;
 	struct ftp_msg_epoch_state epoch_state;
+	struct ftp_msg_heartbeat heartbeat;
+	struct ftp_msg_lease lease;
 };
 
 int ftp_recv_msg(struct ftp_sock *fs, struct ftp_hdr *h, union ftp_msg_fixed *m,
 		 const struct ftp_proto_limits *lim);
+
+int ftp_recv_page(struct ftp_sock *fs, void *buf);
 
 void ftp_thread_idle_until_stop(void);
 

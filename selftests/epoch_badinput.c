@@ -23,7 +23,7 @@
  * of the dest itself, and after the rollback CHECKPOINT writes it into a
  * mapping of the source itself. ROLLBACK with flags / reserved
  * (EINVAL), then for real; afterwards COMMIT on the rolled-back source is
- * EINVAL, on the dest whose link went down (it stays complete) ENOTCONN,
+ * EINVAL, on the dest (abandoned once it reconnects) ENOTCONN,
  * and CHECKPOINT still answers.
  * A second pair: a COMMIT with WAIT of a 64 MiB blob in flight when the
  * source rolls back returns (ECONNRESET, or 0 only if it was applied) and
@@ -430,13 +430,13 @@ int main(void)
 
 	ok = !ftp_wait_link_down(ctl, DST, 10000, &st);
 	tap_check(ok, "dest's link goes down (connected %u)", st.connected);
-	/* 961f7dd: a complete dest stays complete when its link closes */
-	ftp_status(ctl, DST, &st);
-	tap_check(st.state == FTPAGE_STATE_COMPLETE, "dest stays complete (%s)",
+	/* It reconnects, hears of the rollback, never resumes. */
+	ok = !ftp_wait_state(ctl, DST, FTPAGE_STATE_ABANDONED, 10000, &st);
+	tap_check(ok, "dest abandoned after the rollback (%s)",
 		  ftp_state_str(st.state));
 	tap_errno(ftp_commit(ctl, DST, NULL, 0, 0, NULL, NULL), ENOTCONN,
-		  "commit on the dest whose link is down");
-	tap_errno(ftp_rollback(ctl, DST), EINVAL, "rollback on the dest whose link is down");
+		  "commit on the abandoned dest");
+	tap_errno(ftp_rollback(ctl, DST), EINVAL, "rollback on the abandoned dest");
 
 	tap_check(!ftp_destroy(ctl, DST) && !ftp_destroy(ctl, SRC),
 		  "destroy both regions");

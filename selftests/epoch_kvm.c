@@ -129,9 +129,9 @@ int main(void)
 		  "(%llu differ)", (unsigned long long)diff);
 	ok = !ftp_wait_link_down(ctl, DST, 10000, &sd);
 	tap_check(ok, "dest's link goes down (connected %u)", sd.connected);
-	/* 961f7dd: a complete dest stays complete when its link closes */
-	ftp_status(ctl, DST, &sd);
-	tap_check(sd.state == FTPAGE_STATE_COMPLETE, "dest stays complete (%s)",
+	/* It reconnects, hears of the rollback, never resumes. */
+	ok = !ftp_wait_state(ctl, DST, FTPAGE_STATE_ABANDONED, 10000, &sd);
+	tap_check(ok, "dest abandoned after the rollback (%s)",
 		  ftp_state_str(sd.state));
 	tap_check(ftp_kmsg_clean("epoch_kvm"), "no kernel warning");
 	tap_check(!ftp_destroy(ctl, DST) && !ftp_destroy(ctl, SRC),

@@ -23,8 +23,8 @@
  * Round 7: served without push, the dest still pulling: 8-byte pwrites
  * into every 7th page (each fetched first), commit with wait, rollback:
  * the source is the pattern plus exactly those writes.
- * The dest's link goes down each time (a complete dest stays complete, the
- * pulling one of round 7 becomes broken); no kernel warning.
+ * The dest's link goes down each time and the dest, reconnecting, is told
+ * of the rollback and abandoned; no kernel warning.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -146,7 +146,7 @@ static void check_source(int r, const char *src, int allowed_lo,
 		  c ? "equal to the committed one" : "empty", e ? strerror(e) : "ok");
 }
 
-/* The link goes down; the dest ends in @want (a complete dest stays so). */
+/* The link goes down; the dest ends in @want (abandoned: rolled back). */
 static void teardown(int r, const char *src, const char *dst, uint32_t want)
 {
 	struct ftpage_status sd;
@@ -185,7 +185,7 @@ static void round0(void)
 	tap_check(ok, "round 0: dest writes 300 pages, no commit");
 	tap_call(ftp_rollback(ctl, src), "round 0: rollback the source");
 	check_source(0, src, 0, 0);
-	teardown(0, src, dst, FTPAGE_STATE_COMPLETE);
+	teardown(0, src, dst, FTPAGE_STATE_ABANDONED);
 }
 
 static void round_n(int r, enum when when)
@@ -275,7 +275,7 @@ static void round_n(int r, enum when when)
 		munmap(map, SIZE);
 	if (fd >= 0)
 		close(fd);
-	teardown(r, src, dst, FTPAGE_STATE_COMPLETE);
+	teardown(r, src, dst, FTPAGE_STATE_ABANDONED);
 }
 
 /*
@@ -318,7 +318,7 @@ static void round_pulling(int r)
 		  e ? strerror(e) : "ok");
 	tap_call(ftp_rollback(ctl, src), "round %d: rollback the source", r);
 	check_source(r, src, 1, 1);
-	teardown(r, src, dst, FTPAGE_STATE_BROKEN);
+	teardown(r, src, dst, FTPAGE_STATE_ABANDONED);
 }
 
 int main(void)

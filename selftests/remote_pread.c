@@ -5,9 +5,10 @@
  *
  * Regression test: a read that missed the page cache and then saw the page
  * marked known (the push had just installed it) returned zeroes instead of
- * the page. Each round pulls a fresh destination and has READERS threads
- * read it page by page in different orders, racing the push, comparing
- * every page with the source's; then the whole region's digest.
+ * the page. Each round pulls a fresh destination from a fresh source (a
+ * source serves one destination for the migration's life) and has READERS
+ * threads read it page by page in different orders, racing the push,
+ * comparing every page with the source's; then the whole region's digest.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -67,38 +68,49 @@ static bool every_other_run(uint64_t p)
 	return !((p / 16) & 1);
 }
 
+/* A source with every other run of pages written, frozen and served. */
+static int source_up(int ctl, struct ftp_digest *ds)
+{
+	memset(ds, 0, sizeof(*ds));
+	if (ftp_create(ctl, "pr-src", SIZE, FTPAGE_ROLE_SOURCE) ||
+	    ftp_fill_pattern("pr-src", SIZE, SEED, every_other_run) != PAGES / 2 ||
+	    ftp_freeze(ctl, "pr-src") ||
+	    ftp_region_digest("pr-src", SIZE, SEED, ds) ||
+	    ds->nonzero_pages != PAGES / 2)
+		return -1;
+	ftp_netns_enter(FTP_PAIR_A_NS);
+	if (ftp_serve(ctl, "pr-src", FTP_PAIR_A_ADDR, PORT, 0)) {
+		ftp_netns_enter(NULL);
+		return -1;
+	}
+	ftp_netns_enter(NULL);
+	src_fd = open("/dev/ftpage/pr-src", O_RDONLY);
+	return src_fd < 0 ? -1 : 0;
+}
+
 int main(void)
 {
 	struct ftp_digest ds, dd;
 	struct ftpage_status st;
 	char dst[32];
-	int ctl, round, ok;
+	int ctl, round;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(4 + 3 * ROUNDS);
+	tap_plan(2 + 5 * ROUNDS);
 	if (!tap_check(!ftp_pair_setup(), "pair topology up"))
 		return tap_finish();
 	ctl = ftp_ctl_open();
 	if (!tap_call(ctl, "open the control node"))
 		return tap_finish();
-	tap_call(ftp_create(ctl, "pr-src", SIZE, FTPAGE_ROLE_SOURCE), "create source");
-	memset(&ds, 0, sizeof(ds));
-	ok = ftp_fill_pattern("pr-src", SIZE, SEED, every_other_run) == PAGES / 2 &&
-	     !ftp_freeze(ctl, "pr-src") &&
-	     !ftp_region_digest("pr-src", SIZE, SEED, &ds);
-	tap_check(ok && ds.nonzero_pages == PAGES / 2,
-		  "fill, freeze and digest the source (%llu data pages)",
-		  (unsigned long long)ds.nonzero_pages);
-	ftp_netns_enter(FTP_PAIR_A_NS);
-	tap_call(ftp_serve(ctl, "pr-src", FTP_PAIR_A_ADDR, PORT, 0), "serve in ftpa");
-	ftp_netns_enter(NULL);
-	src_fd = open("/dev/ftpage/pr-src", O_RDONLY);
-
 	for (round = 0; round < ROUNDS; round++) {
 		struct reader rd[READERS];
 		uint64_t bad = 0;
 		int i, err = 0;
 
+		if (!tap_check(!source_up(ctl, &ds), "round %d: source pr-src filled "
+			       "(%llu data pages), frozen, served", round,
+			       (unsigned long long)ds.nonzero_pages))
+			break;
 		snprintf(dst, sizeof(dst), "pr-dst%d", round);
 		ftp_create(ctl, dst, SIZE, FTPAGE_ROLE_DEST);
 		ftp_netns_enter(FTP_PAIR_B_NS);
@@ -128,13 +140,11 @@ int main(void)
 			  (unsigned long long)ds.nonzero_pages);
 		ftp_wait_state(ctl, dst, FTPAGE_STATE_COMPLETE, 30000, &st);
 		ftp_status_diag(dst, &st);
-		ftp_destroy(ctl, dst);
-		/* The source serves one destination at a time: let it notice. */
-		ftp_sleep_ms(300);
+		close(src_fd);
+		tap_check(!ftp_destroy(ctl, "pr-src") && !ftp_destroy(ctl, dst),
+			  "round %d: destroy source and dest", round);
 	}
 	ftp_netns_enter(NULL);
-	close(src_fd);
-	tap_call(ftp_destroy(ctl, "pr-src"), "destroy source");
 	ftp_pair_teardown();
 	return tap_finish();
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -163,6 +164,11 @@ static int cmd_freeze(int argc, char **argv)
 static int cmd_rollback(int argc, char **argv)
 {
 	return cmd_name_only(argc, argv, FTPAGE_IOC_ROLLBACK, "rollback");
+}
+
+static int cmd_done(int argc, char **argv)
+{
+	return cmd_name_only(argc, argv, FTPAGE_IOC_DONE, "done");
 }
 
 /* Read all of @path into a malloc'd buffer; the length in *len. */
@@ -377,6 +383,8 @@ static const char *const state_names[] = {
 	[FTPAGE_STATE_COMPLETE] = "complete",
 	[FTPAGE_STATE_BROKEN] = "broken",
 	[FTPAGE_STATE_ROLLED_BACK] = "rolled-back",
+	[FTPAGE_STATE_ABANDONED] = "abandoned",
+	[FTPAGE_STATE_DONE] = "done",
 };
 
 static const char *const ferr_names[] = {
@@ -386,6 +394,8 @@ static const char *const ferr_names[] = {
 	[FTPAGE_FERR_DETACHED] = "not attached",
 	[FTPAGE_FERR_FROZEN] = "write to frozen region",
 	[FTPAGE_FERR_DEAD] = "region destroyed",
+	[FTPAGE_FERR_FENCED] = "fenced: lease lapsed",
+	[FTPAGE_FERR_ABANDONED] = "abandoned: the source rolled back",
 };
 
 #define NAME_OF(tbl, i) \
@@ -405,6 +415,8 @@ static void print_status_json(const char *name, const struct ftpage_status *st)
 	       "\"bytes_rx\":%llu,\"bytes_tx\":%llu,"
 	       "\"fault_latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
 	       "\"epoch\":%llu,\"committed_epoch\":%llu,\"journal_bytes\":%llu,"
+	       "\"reconnects\":%llu,\"fenced\":%s,\"attached\":%s,"
+	       "\"lease_left_ms\":%u,"
 	       "\"errors\":%llu,\"last_error\":\"%s\"}\n",
 	       name, NAME_OF(role_names, st->role), NAME_OF(state_names, st->state),
 	       U(st->size), U(st->pages_total), U(st->pages_present),
@@ -415,6 +427,10 @@ static void print_status_json(const char *name, const struct ftpage_status *st)
 	       U(st->bytes_tx), st->fault_lat_p50_ns / 1e3,
 	       st->fault_lat_p99_ns / 1e3, st->fault_lat_max_ns / 1e3,
 	       U(st->epoch), U(st->committed_epoch), U(st->journal_bytes),
+	       U(st->reconnects),
+	       st->status_flags & FTPAGE_STATUS_FENCED ? "true" : "false",
+	       st->status_flags & FTPAGE_STATUS_ATTACHED ? "true" : "false",
+	       st->lease_left_ms,
 	       U(st->errors), NAME_OF(ferr_names, st->last_error));
 }
 
@@ -450,14 +466,68 @@ static void print_status_human(const char *name, const struct ftpage_status *st)
 	       st->fault_lat_max_ns / 1e3);
 	printf("  epoch %llu, committed epoch %llu, journal %llu KiB in flight\n",
 	       U(st->epoch), U(st->committed_epoch), U(st->journal_bytes >> 10));
+	printf("  reconnects %llu%s%s, lease %u ms left\n", U(st->reconnects),
+	       st->status_flags & FTPAGE_STATUS_FENCED ? ", FENCED" : "",
+	       st->status_flags & FTPAGE_STATUS_ATTACHED ? ", attached" : "",
+	       st->lease_left_ms);
 	printf("  errors %llu, last error: %s\n", U(st->errors),
 	       NAME_OF(ferr_names, st->last_error));
 }
 
 static int status_final(const struct ftpage_status *st)
 {
-	return st->state == FTPAGE_STATE_COMPLETE || st->state == FTPAGE_STATE_BROKEN ||
-	       st->state == FTPAGE_STATE_DEAD || st->state == FTPAGE_STATE_ROLLED_BACK;
+	return st->state == FTPAGE_STATE_COMPLETE || st->state == FTPAGE_STATE_DONE ||
+	       st->state == FTPAGE_STATE_DEAD || st->state == FTPAGE_STATE_ROLLED_BACK ||
+	       st->state == FTPAGE_STATE_ABANDONED;
+}
+
+static void get_status(int fd, const char *name, struct ftpage_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->name = (uintptr_t)name;
+	if (ioctl(fd, FTPAGE_IOC_STATUS, st))
+		die("status %s", name, errno);
+}
+
+/*
+ * Wait until the migration ended on this side (poll() on the region node
+ * reports POLLPRI: rolled back, abandoned, done or destroyed).
+ */
+static int cmd_wait(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ftpage_status st;
+	struct pollfd pfd = { .events = POLLPRI };
+	char path[sizeof(FTPAGE_DEV_DIR) + FTPAGE_NAME_MAX + 1];
+	int opt, timeout_ms = -1, ctl, ret;
+	const char *name;
+
+	while ((opt = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+		if (opt != 't')
+			return 2;
+		timeout_ms = atoi(optarg) * 1000;
+	}
+	if (optind != argc - 1)
+		die("usage: wait NAME [--timeout SEC]%s", "", 0);
+	name = argv[optind];
+	snprintf(path, sizeof(path), "%s/%s", FTPAGE_DEV_DIR, name);
+	pfd.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pfd.fd < 0)
+		die("open %s", path, errno);
+	do {
+		ret = poll(&pfd, 1, timeout_ms);
+	} while (ret < 0 && errno == EINTR);
+	if (ret < 0)
+		die("poll %s", path, errno);
+	ctl = ctl_open(NULL);
+	get_status(ctl, name, &st);
+	printf("%s\n", NAME_OF(state_names, st.state));
+	close(ctl);
+	close(pfd.fd);
+	return ret ? 0 : 1;
 }
 
 static int cmd_status(int argc, char **argv)
@@ -484,10 +554,7 @@ static int cmd_status(int argc, char **argv)
 	name = argv[optind];
 	fd = ctl_open(NULL);
 	for (;;) {
-		memset(&st, 0, sizeof(st));
-		st.name = (uintptr_t)name;
-		if (ioctl(fd, FTPAGE_IOC_STATUS, &st))
-			die("status %s", name, errno);
+		get_status(fd, name, &st);
 		if (watch && !json)
 			printf("\033[H\033[J");
 		if (json)
@@ -517,6 +584,8 @@ static const struct command {
 	{ "status", cmd_status, "status NAME [--json] [--watch]" },
 	{ "commit", cmd_commit, "commit NAME [--state FILE] [--wait]" },
 	{ "rollback", cmd_rollback, "rollback NAME" },
+	{ "done", cmd_done, "done NAME" },
+	{ "wait", cmd_wait, "wait NAME [--timeout SEC]" },
 	{ "checkpoint", cmd_checkpoint, "checkpoint NAME --out FILE" },
 };
 

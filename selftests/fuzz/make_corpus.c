@@ -19,6 +19,8 @@ static size_t put(size_t off, unsigned int type, const void *fixed, __u32 flen,
 	memcpy(buf + off, &h, sizeof(h));
 	memcpy(buf + off + sizeof(h), fixed, flen);
 	memset(buf + off + sizeof(h) + flen, 0xa5, data_len);
+	ftp_proto_set_csum(&h, fixed, flen, buf + off + sizeof(h) + flen, data_len);
+	memcpy(buf + off, &h, sizeof(h));
 	return off + sizeof(h) + flen + data_len;
 }
 

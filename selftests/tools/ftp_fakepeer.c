@@ -95,6 +95,7 @@ static int send_msg(int fd, unsigned int type, const void *p, __u32 len)
 	struct ftp_hdr h;
 
 	ftp_proto_hdr(&h, type, len, 0);
+	ftp_proto_set_csum(&h, p, len, NULL, 0);
 	return write_full(fd, &h, sizeof(h)) || (len && write_full(fd, p, len));
 }
 

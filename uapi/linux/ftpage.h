@@ -38,10 +38,13 @@
 #define FTPAGE_FEATURE_FREEZE		(1ULL << 1)	/* FTPAGE_IOC_FREEZE */
 #define FTPAGE_FEATURE_REMOTE		(1ULL << 2)	/* SERVE and PULL over TCP */
 #define FTPAGE_FEATURE_EPOCHS		(1ULL << 3)	/* COMMIT, ROLLBACK, CHECKPOINT */
+#define FTPAGE_FEATURE_LEASE		(1ULL << 4)	/* lease, fencing, reconnect,
+							 * automatic rollback, DONE */
 #define FTPAGE_FEATURES_ALL		(FTPAGE_FEATURE_LOCAL_REGION | \
 					 FTPAGE_FEATURE_FREEZE | \
 					 FTPAGE_FEATURE_REMOTE | \
-					 FTPAGE_FEATURE_EPOCHS)
+					 FTPAGE_FEATURE_EPOCHS | \
+					 FTPAGE_FEATURE_LEASE)
 
 struct ftpage_api {
 	__u32 api;		/* in: FTPAGE_API; out: FTPAGE_API */
@@ -65,9 +68,15 @@ enum ftpage_state {
 	FTPAGE_STATE_PULLING = 5,	/* dest: attached, pages still missing */
 	FTPAGE_STATE_COMPLETE = 6,	/* dest: every page local; source: the
 					 * destination has every page */
-	FTPAGE_STATE_BROKEN = 7,	/* dest: link to the source lost */
+	FTPAGE_STATE_BROKEN = 7,	/* dest: link to the source lost while
+					 * pages are missing; reconnecting */
 	FTPAGE_STATE_ROLLED_BACK = 8,	/* source: back at the last committed
 					 * epoch, writable again */
+	FTPAGE_STATE_ABANDONED = 9,	/* dest: the source rolled back; the
+					 * region is unusable (SIGBUS) */
+	FTPAGE_STATE_DONE = 10,		/* migration declared done: dest is a
+					 * standalone region; source released
+					 * its memory */
 };
 
 /* Why the last fault failed (ftpage_status.last_error). */
@@ -78,7 +87,15 @@ enum ftpage_fault_error {
 	FTPAGE_FERR_DETACHED = 3,	/* dest region not attached to a source */
 	FTPAGE_FERR_FROZEN = 4,		/* write to a frozen source */
 	FTPAGE_FERR_DEAD = 5,		/* region destroyed */
+	FTPAGE_FERR_FENCED = 6,		/* dest: lease lapsed, not renewed in time */
+	FTPAGE_FERR_ABANDONED = 7,	/* dest: the source rolled back */
 };
+
+/* ftpage_status.status_flags */
+#define FTPAGE_STATUS_FENCED	(1U << 0)	/* dest: lease lapsed: faults and
+						 * writes wait for a renewal */
+#define FTPAGE_STATUS_ATTACHED	(1U << 1)	/* source: bound to a destination
+						 * (its lease is watched) */
 
 struct ftpage_create {
 	__u64 name;		/* in: pointer to NUL-terminated name */
@@ -152,7 +169,13 @@ struct ftpage_status {
 	__u64 committed_epoch;	/* applied on the source (0: the frozen image) */
 	__u64 journal_bytes;	/* dest: sealed, not acknowledged; source:
 				 * staged, not applied */
-	__u64 reserved[5];
+	__u64 reconnects;	/* dest: links re-established after a loss;
+				 * source: destination reattachments */
+	__u32 status_flags;	/* FTPAGE_STATUS_* */
+	__u32 lease_left_ms;	/* dest: lease left (0: lapsed); source:
+				 * time left before the destination is
+				 * declared lost (0: not watched) */
+	__u64 reserved[3];
 };
 
 /*
@@ -193,6 +216,17 @@ struct ftpage_checkpoint {
 	__u64 reserved[2];
 };
 
+/*
+ * DONE (destination, complete): declare the migration done. The source is
+ * told, moves to FTPAGE_STATE_DONE and frees its copy; then the
+ * destination does too and needs no lease any more. No rollback remains.
+ * -EBUSY while pages are missing, -ENOTCONN when the source cannot be
+ * reached (retry once the link is back).
+ *
+ * poll() on an open region node reports EPOLLPRI once the migration has
+ * ended on that side: states ROLLED_BACK, ABANDONED, DONE or DEAD.
+ */
+
 #define FTPAGE_IOC_MAGIC	0xF7
 
 #define FTPAGE_IOC_API		_IOWR(FTPAGE_IOC_MAGIC, 0x00, struct ftpage_api)
@@ -205,5 +239,6 @@ struct ftpage_checkpoint {
 #define FTPAGE_IOC_COMMIT	_IOWR(FTPAGE_IOC_MAGIC, 0x07, struct ftpage_commit)
 #define FTPAGE_IOC_ROLLBACK	_IOW(FTPAGE_IOC_MAGIC, 0x08, struct ftpage_region_ref)
 #define FTPAGE_IOC_CHECKPOINT	_IOWR(FTPAGE_IOC_MAGIC, 0x09, struct ftpage_checkpoint)
+#define FTPAGE_IOC_DONE		_IOW(FTPAGE_IOC_MAGIC, 0x0a, struct ftpage_region_ref)
 
 #endif /* _UAPI_LINUX_FTPAGE_H */

@@ -1,0 +1,722 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Destination link: attaching to the source, keeping the lease, and
+ * coming back after a transient loss.
+ *
+ * PULL opens three channels (demand, bulk, journal) and obtains a first
+ * lease. Then the keeper thread owns them: every lease/4 it sends a
+ * heartbeat, which the source answers with a LEASE valid from the
+ * heartbeat's send time. Faults and writes check the lease (fault.c); when
+ * it lapses, @fence_work zaps every mapping, so the VM stops at its next
+ * access until a renewal comes (or its wait times out into SIGBUS) -- the
+ * source may be rolling back, and the VM must never run on both hosts.
+ *
+ * When a channel fails, the keeper closes them all and reconnects with
+ * bounded exponential backoff, with the same session and a new generation;
+ * the bulk channel first tells the source which pages we have, pending
+ * requests are sent again, unacknowledged epochs are streamed again. A
+ * source that rolled back meanwhile says so and we are abandoned: every
+ * mapper gets SIGBUS from then on. A DONE destination needs no source any
+ * more and drops the link.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/nsproxy.h>
+#include <linux/pagemap.h>
+#include <linux/pagevec.h>
+#include <linux/random.h>
+#include <linux/rmap.h>
+#include <net/net_namespace.h>
+
+#include "dest.h"
+
+#define FTP_RECONNECT_MIN_MS	100
+#define FTP_RECONNECT_MAX_MS	2000
+/* Automatic commits never come closer than this. */
+#define FTP_COMMIT_MIN_MS	100
+
+static bool ftp_dest_needs_lease(struct ftp_region *r)
+{
+	switch (ftp_region_state(r)) {
+	case FTPAGE_STATE_PULLING:
+	case FTPAGE_STATE_BROKEN:
+	case FTPAGE_STATE_COMPLETE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* May the destination's users make progress now? Lockless, for faults. */
+bool ftp_dest_lease_ok(struct ftp_region *r)
+{
+	struct ftp_dest *d = r->dst;
+
+	if (!d || !ftp_dest_needs_lease(r))
+		return true;
+	return !READ_ONCE(d->fenced) && ktime_get_ns() < READ_ONCE(d->lease_until);
+}
+
+/*
+ * Wait for a lease renewal (or for the lease to stop mattering), bounded
+ * by fault_timeout_ms: 0, -EINTR, or -ETIMEDOUT.
+ */
+int ftp_dest_lease_wait(struct ftp_region *r, bool interruptible)
+{
+	long t = msecs_to_jiffies(ftp_fault_timeout_ms);
+	long ret;
+
+	if (interruptible)
+		ret = wait_event_interruptible_timeout(r->state_wq,
+						       ftp_dest_lease_ok(r), t);
+	else
+		ret = wait_event_killable_timeout(r->state_wq,
+						  ftp_dest_lease_ok(r), t);
+	if (ret < 0)
+		return -EINTR;
+	if (!ret) {
+		ftp_region_fail(r, FTPAGE_FERR_FENCED);
+		pr_warn_ratelimited("region %s: fenced for %u ms, access refused (pid %d)\n",
+				    r->name, ftp_fault_timeout_ms,
+				    task_pid_nr(current));
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* Stop every user of the region at its next access. */
+static void ftp_dest_fence(struct ftp_dest *d)
+{
+	struct address_space *mapping = d->r->inode->i_mapping;
+	struct folio_batch fbatch;
+	pgoff_t index = 0;
+	unsigned int i;
+
+	pr_warn("region %s: lease lapsed without renewal from the source: fenced, accesses wait\n",
+		d->r->name);
+	unmap_mapping_range(mapping, 0, 0, 0);
+	/*
+	 * A write fault that saw the lease valid keeps its folio locked until
+	 * its PTE is in: once we hold the lock, that PTE exists and is
+	 * write-protected here; every later write checks the lease.
+	 */
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(mapping, &index, ULONG_MAX, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			folio_lock(fbatch.folios[i]);
+			folio_mkclean(fbatch.folios[i]);
+			folio_unlock(fbatch.folios[i]);
+		}
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+}
+
+static void ftp_dest_fence_work(struct work_struct *work)
+{
+	struct ftp_dest *d = container_of(to_delayed_work(work),
+					  struct ftp_dest, fence_work);
+	u64 now = ktime_get_ns();
+	bool fence = false;
+	u64 left = 0;
+
+	spin_lock(&d->lease_lock);
+	if (!d->fenced && ftp_dest_needs_lease(d->r)) {
+		if (now >= d->lease_until)
+			fence = d->fenced = true;
+		else
+			left = d->lease_until - now;
+	}
+	spin_unlock(&d->lease_lock);
+	if (fence)
+		ftp_dest_fence(d);
+	else if (left)			/* woke early */
+		mod_delayed_work(system_wq, &d->fence_work,
+				 nsecs_to_jiffies(left) + 1);
+}
+
+/* A LEASE from the source (demand receive thread). */
+void ftp_dest_lease_renew(struct ftp_dest *d, const struct ftp_msg_lease *m)
+{
+	u64 lease_ns = (u64)le32_to_cpu(m->lease_ms) * NSEC_PER_MSEC;
+	u64 stamp = le64_to_cpu(m->stamp);
+	u64 now = ktime_get_ns();
+	u64 until;
+	bool was_fenced;
+
+	/* Our own clock, echoed: never later than now, or it is not ours. */
+	if (stamp > now || now - stamp >= lease_ns)
+		return;
+	until = stamp + lease_ns;
+	spin_lock(&d->lease_lock);
+	if (until > d->lease_until)
+		d->lease_until = until;
+	was_fenced = d->fenced;
+	d->fenced = false;
+	d->lease_ms = le32_to_cpu(m->lease_ms);
+	d->rollback_ms = le32_to_cpu(m->rollback_ms);
+	spin_unlock(&d->lease_lock);
+	if (was_fenced)
+		pr_info("region %s: lease renewed, no longer fenced\n", d->r->name);
+	wake_up_all(&d->r->state_wq);
+	mod_delayed_work(system_wq, &d->fence_work,
+			 nsecs_to_jiffies(until - now) + 1);
+}
+
+/* No lease matters any more (done, abandoned, destroyed): let waiters go. */
+static void ftp_dest_lease_end(struct ftp_dest *d)
+{
+	cancel_delayed_work_sync(&d->fence_work);
+	spin_lock(&d->lease_lock);
+	d->fenced = false;
+	spin_unlock(&d->lease_lock);
+	wake_up_all(&d->r->state_wq);
+}
+
+void ftp_dest_lease_status(struct ftp_dest *d, struct ftpage_status *st)
+{
+	u64 now = ktime_get_ns(), until = READ_ONCE(d->lease_until);
+
+	if (!ftp_dest_needs_lease(d->r))
+		return;
+	if (READ_ONCE(d->fenced) || now >= until)
+		st->status_flags |= FTPAGE_STATUS_FENCED;
+	else
+		st->lease_left_ms = div_u64(until - now, NSEC_PER_MSEC);
+}
+
+/* Send HELLO on a connected channel and wait for HELLO_ACK. */
+static int ftp_dest_handshake(struct ftp_dest_chan *c)
+{
+	struct ftp_dest *d = c->d;
+	struct ftp_region *r = d->r;
+	struct ftp_proto_limits lim = { .nr_pages = r->nr_pages };
+	struct ftp_msg_hello hello = {
+		.version_min = cpu_to_le16(FTP_PROTO_VERSION_MIN),
+		.version_max = cpu_to_le16(FTP_PROTO_VERSION_MAX),
+		.channel = cpu_to_le16(c->kind),
+		.generation = cpu_to_le16(d->generation),
+		.features = cpu_to_le64(FTP_PROTO_FEATURES),
+		.session = cpu_to_le64(d->session),
+		.region_size = cpu_to_le64(r->size),
+	};
+	union ftp_msg_fixed m;
+	struct ftp_hdr h;
+	unsigned int type, version;
+	int ret;
+
+	strscpy((char *)hello.region, d->source_name, sizeof(hello.region));
+	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO, 0, &hello, sizeof(hello), NULL, 0);
+	if (ret)
+		return ret;
+	ftp_sock_set_deadline(&c->fs, FTP_HANDSHAKE_TIMEOUT_MS);
+	ret = ftp_recv_msg(&c->fs, &h, &m, &lim);
+	if (ret < 0)
+		goto out;
+	type = ret;
+	ret = -EPROTO;
+	if (type != FTP_MSG_HELLO_ACK && type != FTP_MSG_ERROR)
+		goto out;
+	if (type == FTP_MSG_ERROR) {
+		ret = ftp_err_to_errno(le32_to_cpu(m.error.code));
+		if (ret != -ESTALE && ret != -EALREADY && ret != -ESHUTDOWN)
+			pr_err_ratelimited("region %s: source refused us: %s\n",
+					   r->name,
+					   ftp_err_name(le32_to_cpu(m.error.code)));
+		goto out;
+	}
+	version = le16_to_cpu(m.ack.version);
+	if (version < FTP_PROTO_VERSION_MIN || version > FTP_PROTO_VERSION_MAX) {
+		pr_err("region %s: source speaks protocol version %u, we speak %u..%u\n",
+		       r->name, version, FTP_PROTO_VERSION_MIN, FTP_PROTO_VERSION_MAX);
+		ret = -EPROTONOSUPPORT;
+		goto out;
+	}
+	if (le64_to_cpu(m.ack.region_pages) != r->nr_pages) {
+		pr_err("region %s: source region has %llu pages, we have %lu\n",
+		       r->name, le64_to_cpu(m.ack.region_pages), r->nr_pages);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (c->kind == FTP_CHAN_JOURNAL)
+		d->src_committed = le64_to_cpu(m.ack.committed_epoch);
+	ret = 0;
+out:
+	if (ret == -ETIMEDOUT)
+		pr_err_ratelimited("region %s: no handshake answer within %u ms\n",
+				   r->name, FTP_HANDSHAKE_TIMEOUT_MS);
+	ftp_sock_set_deadline(&c->fs, 0);
+	return ret;
+}
+
+/* Bulk channel: tell the source every run of pages we have, then go. */
+static int ftp_dest_send_known(struct ftp_dest_chan *c)
+{
+	struct ftp_region *r = c->d->r;
+	struct ftp_msg_range m;
+	unsigned long start, end = 0;
+	int ret;
+
+	for (;;) {
+		start = find_next_bit(r->known, r->nr_pages, end);
+		if (start >= r->nr_pages)
+			break;
+		end = find_next_zero_bit(r->known, r->nr_pages, start);
+		m.pgoff = cpu_to_le64(start);
+		m.count = cpu_to_le64(end - start);
+		ret = ftp_send_msg(&c->fs, FTP_MSG_KNOWN_RANGE, 0, &m, sizeof(m),
+				   NULL, 0);
+		if (ret)
+			return ret;
+		cond_resched();
+	}
+	return ftp_send_msg(&c->fs, FTP_MSG_KNOWN_END, 0, NULL, 0, NULL, 0);
+}
+
+static int ftp_dest_chan_open(struct ftp_dest_chan *c)
+{
+	struct ftp_dest *d = c->d;
+	int ret;
+
+	ret = ftp_sock_connect(d->net, &d->addr, d->addrlen, &c->fs);
+	if (ret)
+		return ret;
+	ret = ftp_dest_handshake(c);
+	if (!ret && c->kind == FTP_CHAN_BULK)
+		ret = ftp_dest_send_known(c);
+	if (ret)
+		goto err_release;
+	/* Woken by ftp_dest_go() once every channel is open. */
+	c->rx = kthread_create(ftp_dest_rx_thread, c, "ftpage-rx/%s",
+			       d->r->name);
+	if (IS_ERR(c->rx)) {
+		ret = PTR_ERR(c->rx);
+		c->rx = NULL;
+		goto err_release;
+	}
+	get_task_struct(c->rx);
+	return 0;
+
+err_release:
+	ftp_sock_release(&c->fs);
+	return ret;
+}
+
+static void ftp_dest_chan_close(struct ftp_dest_chan *c)
+{
+	ftp_sock_shutdown(&c->fs);
+	if (c->rx) {
+		kthread_stop(c->rx);
+		put_task_struct(c->rx);
+		c->rx = NULL;
+	}
+}
+
+/* Close every channel: threads stopped, sockets released. Idempotent. */
+static void ftp_dest_close_all(struct ftp_dest *d)
+{
+	clear_bit(FTP_DEST_UP, &d->flags);
+	ftp_dest_chan_close(&d->journal);
+	ftp_dest_chan_close(&d->bulk);
+	ftp_dest_chan_close(&d->demand);
+	ftp_journal_pause(d->r);
+	mutex_lock(&d->send_lock);
+	ftp_sock_release(&d->demand.fs);
+	ftp_sock_release(&d->bulk.fs);
+	ftp_sock_release(&d->journal.fs);
+	mutex_unlock(&d->send_lock);
+	atomic_set(&d->connected, 0);
+}
+
+static int ftp_dest_open_all(struct ftp_dest *d)
+{
+	int ret;
+
+	ret = ftp_dest_chan_open(&d->demand);
+	if (!ret)
+		ret = ftp_dest_chan_open(&d->bulk);
+	if (!ret)
+		ret = ftp_dest_chan_open(&d->journal);
+	if (ret)
+		ftp_dest_close_all(d);
+	return ret;
+}
+
+/* Every channel is open: start receiving, streaming and requesting. */
+static int ftp_dest_go(struct ftp_dest *d)
+{
+	int ret;
+
+	ret = ftp_journal_start(d->r, &d->journal.fs, d->src_committed);
+	if (ret)
+		return ret;
+	atomic_set(&d->connected, 3);
+	d->up_ns = ktime_get_ns();
+	set_bit(FTP_DEST_UP, &d->flags);
+	wake_up_process(d->demand.rx);
+	wake_up_process(d->bulk.rx);
+	wake_up_process(d->journal.rx);
+	ftp_dest_requeue(d);
+	return 0;
+}
+
+static int ftp_dest_heartbeat(struct ftp_dest *d)
+{
+	struct ftp_msg_heartbeat hb = { .stamp = cpu_to_le64(ktime_get_ns()) };
+	int ret;
+
+	if (!test_bit(FTP_DEST_UP, &d->flags))
+		return -ENOTCONN;
+	ret = ftp_dest_send_demand(d, FTP_MSG_HEARTBEAT, &hb, sizeof(hb));
+	if (ret)
+		ftp_dest_link_lost(d, "demand", ret);
+	return ret;
+}
+
+static bool ftp_dest_ended(struct ftp_region *r)
+{
+	switch (ftp_region_state(r)) {
+	case FTPAGE_STATE_DONE:
+	case FTPAGE_STATE_ABANDONED:
+	case FTPAGE_STATE_DEAD:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A channel failed (receive, send or silence): the keeper reconnects. */
+void ftp_dest_link_lost(struct ftp_dest *d, const char *what, int err)
+{
+	if (err == -ESHUTDOWN)		/* the source region was destroyed */
+		set_bit(FTP_DEST_SOURCE_GONE, &d->flags);
+	if (test_and_set_bit(FTP_DEST_LINK_DOWN, &d->flags))
+		return;
+	wake_up(&d->keeper_wq);
+	if (ftp_dest_ended(d->r) || err == -ESHUTDOWN)
+		return;
+	if (err == -EPROTO)
+		pr_warn_ratelimited("region %s: malformed message from the source\n",
+				    d->r->name);
+	pr_warn("region %s: %s channel to the source lost (%d); reconnecting\n",
+		d->r->name, what, err);
+}
+
+static void ftp_dest_abandon(struct ftp_dest *d, const char *why)
+{
+	struct ftp_region *r = d->r;
+
+	if (ftp_region_move(r, FTPAGE_STATE_ABANDONED))
+		return;
+	pr_err("region %s: %s; this destination is abandoned, its mappers get SIGBUS\n",
+	       r->name, why);
+	ftp_dest_break(d, -ESTALE);
+	ftp_journal_break(r);
+	unmap_mapping_range(r->inode->i_mapping, 0, 0, 1);
+}
+
+/* The source took our DONE: no rollback remains, no lease is needed. */
+void ftp_dest_done_acked(struct ftp_dest *d)
+{
+	if (ftp_region_move(d->r, FTPAGE_STATE_DONE))
+		return;
+	pr_info("region %s: migration done; the source no longer holds a copy\n",
+		d->r->name);
+	wake_up_all(&d->r->state_wq);
+	wake_up(&d->keeper_wq);
+}
+
+/*
+ * The source says we can never resume: it rolled back (-ESTALE), the
+ * migration was declared done (-EALREADY), or its region was destroyed
+ * (-ESHUTDOWN: with every page here there is nothing left to roll back
+ * to, so we are done; otherwise the missing pages are lost).
+ */
+static bool ftp_dest_final(struct ftp_dest *d, int err)
+{
+	bool complete = ftp_region_state(d->r) == FTPAGE_STATE_COMPLETE;
+
+	switch (err) {
+	case -ESTALE:
+		ftp_dest_abandon(d, "the source rolled back");
+		return true;
+	case -ESHUTDOWN:
+		if (!complete) {
+			ftp_dest_abandon(d, "the source region was destroyed");
+			return true;
+		}
+		fallthrough;
+	case -EALREADY:
+		ftp_dest_done_acked(d);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int ftp_dest_reconnect(struct ftp_dest *d)
+{
+	struct ftp_region *r = d->r;
+	int ret;
+
+	ftp_dest_close_all(d);
+	if (test_bit(FTP_DEST_SOURCE_GONE, &d->flags) &&
+	    ftp_dest_final(d, -ESHUTDOWN))
+		return -ESHUTDOWN;
+	if (ftp_region_state(r) == FTPAGE_STATE_PULLING)
+		ftp_region_move(r, FTPAGE_STATE_BROKEN);
+	clear_bit(FTP_DEST_LINK_DOWN, &d->flags);
+	d->generation = d->generation == U16_MAX ? 1 : d->generation + 1;
+	ret = ftp_dest_open_all(d);
+	if (!ret)
+		ret = ftp_dest_go(d);
+	if (ret) {
+		if (!ftp_dest_final(d, ret))
+			ftp_dest_close_all(d);
+		set_bit(FTP_DEST_LINK_DOWN, &d->flags);
+		return ret;
+	}
+	atomic64_inc(&d->reconnects);
+	pr_info("region %s: reconnected to the source (generation %u)\n",
+		r->name, d->generation);
+	ftp_region_move(r, FTPAGE_STATE_PULLING);
+	ftp_dest_heartbeat(d);
+	if (ftp_region_state(r) == FTPAGE_STATE_COMPLETE)
+		ftp_dest_send_demand(d, FTP_MSG_COMPLETE, NULL, 0);
+	return 0;
+}
+
+/* Seal an epoch every commit_interval_ms, for callers without a blob. */
+static void ftp_dest_auto_commit(struct ftp_dest *d, unsigned long *next)
+{
+	u64 epoch, pages;
+
+	if (!d->commit_ms || time_before(jiffies, *next))
+		return;
+	*next = jiffies + msecs_to_jiffies(d->commit_ms);
+	if (ftp_journal_commit(d->r, 0, 0, 0, &epoch, &pages))
+		return;
+	ftp_dbg(2, "region %s: automatic commit of epoch %llu (%llu pages)\n",
+		d->r->name, epoch, pages);
+}
+
+static int ftp_dest_keeper(void *arg)
+{
+	struct ftp_dest *d = arg;
+	struct ftp_region *r = d->r;
+	unsigned int backoff = FTP_RECONNECT_MIN_MS;
+	unsigned long next_commit = jiffies + msecs_to_jiffies(d->commit_ms);
+	unsigned long period;
+	u64 lapsed;
+
+	while (!kthread_should_stop()) {
+		if (ftp_dest_ended(r)) {
+			ftp_dest_close_all(d);
+			ftp_dest_lease_end(d);
+			wait_event_interruptible(d->keeper_wq, kthread_should_stop());
+			continue;
+		}
+		if (test_bit(FTP_DEST_LINK_DOWN, &d->flags)) {
+			if (ftp_dest_reconnect(d)) {
+				wait_event_interruptible_timeout(d->keeper_wq,
+						kthread_should_stop() || ftp_dest_ended(r),
+						msecs_to_jiffies(backoff));
+				backoff = min(backoff * 2, FTP_RECONNECT_MAX_MS);
+				continue;
+			}
+			backoff = FTP_RECONNECT_MIN_MS;
+		}
+		/* Silence for half a lease past its end: the link is dead. */
+		lapsed = ktime_get_ns() - max(READ_ONCE(d->lease_until), d->up_ns);
+		if ((s64)lapsed > (s64)d->lease_ms * NSEC_PER_MSEC / 2) {
+			ftp_dest_link_lost(d, "demand", -ETIMEDOUT);
+			continue;
+		}
+		ftp_dest_heartbeat(d);
+		ftp_dest_auto_commit(d, &next_commit);
+		period = msecs_to_jiffies(max(d->lease_ms / 4, 50U));
+		if (d->commit_ms)
+			period = min(period, msecs_to_jiffies(FTP_COMMIT_MIN_MS));
+		wait_event_interruptible_timeout(d->keeper_wq,
+				kthread_should_stop() || ftp_dest_ended(r) ||
+				test_bit(FTP_DEST_LINK_DOWN, &d->flags), period);
+	}
+	return 0;
+}
+
+/* The first lease, before PULL returns: the VM may run once we have it. */
+static int ftp_dest_first_lease(struct ftp_dest *d)
+{
+	long left;
+
+	if (ftp_dest_heartbeat(d))
+		return -ECONNRESET;
+	left = wait_event_timeout(d->r->state_wq,
+				  READ_ONCE(d->lease_until) ||
+				  test_bit(FTP_DEST_LINK_DOWN, &d->flags),
+				  msecs_to_jiffies(FTP_HANDSHAKE_TIMEOUT_MS));
+	if (test_bit(FTP_DEST_LINK_DOWN, &d->flags))
+		return -ECONNRESET;
+	return left ? 0 : -ETIMEDOUT;
+}
+
+static int ftp_dest_attach(struct ftp_dest *d)
+{
+	struct ftp_region *r = d->r;
+	int ret;
+
+	if (!d->tx) {
+		d->tx = kthread_run(ftp_dest_tx_thread, d, "ftpage-tx/%s", r->name);
+		if (IS_ERR(d->tx)) {
+			ret = PTR_ERR(d->tx);
+			d->tx = NULL;
+			return ret;
+		}
+		get_task_struct(d->tx);
+	}
+	clear_bit(FTP_DEST_LINK_DOWN, &d->flags);
+	ret = ftp_dest_open_all(d);
+	if (ret)
+		return ret;
+	ret = ftp_dest_go(d);
+	if (!ret)
+		ret = ftp_dest_first_lease(d);
+	if (ret)
+		goto err_close;
+	d->keeper = kthread_create(ftp_dest_keeper, d, "ftpage-link/%s", r->name);
+	if (IS_ERR(d->keeper)) {
+		ret = PTR_ERR(d->keeper);
+		d->keeper = NULL;
+		goto err_close;
+	}
+	get_task_struct(d->keeper);
+	return 0;
+
+err_close:
+	ftp_dest_close_all(d);
+	cancel_delayed_work_sync(&d->fence_work);
+	d->lease_until = 0;
+	return ret;
+}
+
+int ftp_dest_pull(struct ftp_region *r, const char *source_name,
+		  const struct sockaddr_storage *addr, int addrlen)
+{
+	struct ftp_dest *d = r->dst;
+	int ret;
+
+	if (r->role != FTPAGE_ROLE_DEST)
+		return -EINVAL;
+	/* Held across connect and handshakes, each bounded by 5 s. */
+	mutex_lock(&d->link_lock);
+	ret = ftp_region_state(r) == FTPAGE_STATE_DEAD ? -ENOENT : -EBUSY;
+	if (ftp_region_state(r) != FTPAGE_STATE_EMPTY || d->keeper)
+		goto out_unlock;
+	strscpy(d->source_name, source_name, sizeof(d->source_name));
+	d->addr = *addr;
+	d->addrlen = addrlen;
+	if (!d->net)
+		d->net = get_net(current->nsproxy->net_ns);
+	d->session = get_random_u64();
+	d->generation = (get_random_u32() & 0x7fff) | 1;
+	d->lease_ms = READ_ONCE(ftp_lease_ms);
+	d->commit_ms = READ_ONCE(ftp_commit_interval_ms);
+	if (d->commit_ms)
+		d->commit_ms = max(d->commit_ms, FTP_COMMIT_MIN_MS);
+
+	ret = ftp_dest_attach(d);
+	if (ret)
+		goto out_unlock;
+	mutex_lock(&r->lock);
+	ret = ftp_region_set_state(r, FTPAGE_STATE_PULLING);
+	mutex_unlock(&r->lock);
+	if (ret) {			/* destroyed meanwhile */
+		kthread_stop(d->keeper);
+		put_task_struct(d->keeper);
+		d->keeper = NULL;
+		ftp_dest_close_all(d);
+		goto out_unlock;
+	}
+	/* Pages that came before PULLING could not complete us. */
+	if (atomic64_read(&r->known_count) == r->nr_pages)
+		schedule_work(&d->complete_work);
+	wake_up_process(d->keeper);
+	pr_info("region %s: pulling region %s from %pISpc\n", r->name,
+		d->source_name, addr);
+out_unlock:
+	mutex_unlock(&d->link_lock);
+	if (ret && ret != -EBUSY && ret != -ENOENT)
+		pr_err("region %s: pull from %pISpc failed: %d\n", r->name, addr, ret);
+	return ret;
+}
+
+/* DONE on a complete destination: the source lets go, then we do. */
+int ftp_dest_done(struct ftp_region *r)
+{
+	struct ftp_dest *d = r->dst;
+	long left;
+	int ret;
+
+	if (!d)
+		return -EINVAL;
+	switch (ftp_region_state(r)) {
+	case FTPAGE_STATE_DONE:
+		return 0;
+	case FTPAGE_STATE_COMPLETE:
+		break;
+	case FTPAGE_STATE_PULLING:
+	case FTPAGE_STATE_BROKEN:
+		return -EBUSY;
+	default:
+		return -EINVAL;
+	}
+	ret = test_bit(FTP_DEST_UP, &d->flags) ?
+		ftp_dest_send_demand(d, FTP_MSG_DONE, NULL, 0) : -ENOTCONN;
+	if (ret)
+		return -ENOTCONN;
+	left = wait_event_killable_timeout(r->state_wq,
+			ftp_region_state(r) != FTPAGE_STATE_COMPLETE,
+			msecs_to_jiffies(FTP_HANDSHAKE_TIMEOUT_MS));
+	if (left < 0)
+		return -EINTR;
+	if (ftp_region_state(r) == FTPAGE_STATE_DONE)
+		return 0;
+	return left ? -ENOTCONN : -ETIMEDOUT;
+}
+
+void ftp_dest_link_init(struct ftp_dest *d)
+{
+	INIT_DELAYED_WORK(&d->fence_work, ftp_dest_fence_work);
+}
+
+/* Drop the link for good (destroy): threads stopped, waiters failed. */
+void ftp_dest_stop(struct ftp_region *r)
+{
+	struct ftp_dest *d = r->dst;
+
+	if (!d)
+		return;
+	mutex_lock(&d->link_lock);
+	/* The keeper never takes link_lock. */
+	if (d->keeper) {
+		kthread_stop(d->keeper);
+		put_task_struct(d->keeper);
+		d->keeper = NULL;
+	}
+	ftp_dest_break(d, -ENODEV);
+	ftp_dest_close_all(d);
+	ftp_journal_stop(r);
+	if (d->tx) {
+		kthread_stop(d->tx);
+		put_task_struct(d->tx);
+		d->tx = NULL;
+	}
+	cancel_work_sync(&d->complete_work);
+	ftp_dest_lease_end(d);
+	if (d->net) {
+		put_net(d->net);
+		d->net = NULL;
+	}
+	mutex_unlock(&d->link_lock);
+}
