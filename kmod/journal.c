@@ -472,7 +472,6 @@ static int ftp_journal_rewind(struct ftp_journal *j, u64 committed)
 int ftp_journal_start(struct ftp_region *r, struct ftp_sock *fs, u64 committed)
 {
 	struct ftp_journal *j = r->jr;
-	struct task_struct *t;
 	int ret;
 
 	if (WARN_ON_ONCE(j->task))
@@ -481,12 +480,8 @@ int ftp_journal_start(struct ftp_region *r, struct ftp_sock *fs, u64 committed)
 	if (ret)
 		return ret;
 	j->fs = fs;
-	t = kthread_run(ftp_journal_thread, j, "ftpage-journal/%s", r->name);
-	if (IS_ERR(t))
-		return PTR_ERR(t);
-	get_task_struct(t);
-	j->task = t;
-	return 0;
+	return ftp_thread_start(&j->task, ftp_journal_thread, j,
+				"ftpage-journal", r->name, true);
 }
 
 /* The journal channel is being closed: stop streaming, keep the epochs. */
@@ -494,11 +489,8 @@ void ftp_journal_pause(struct ftp_region *r)
 {
 	struct ftp_journal *j = r->jr;
 
-	if (j && j->task) {
-		kthread_stop(j->task);
-		put_task_struct(j->task);
-		j->task = NULL;
-	}
+	if (j)
+		ftp_thread_stop(&j->task);
 }
 
 /* For good (abandoned, destroyed): COMMIT_WAIT callers stop waiting. */

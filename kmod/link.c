@@ -288,14 +288,10 @@ static int ftp_dest_chan_open(struct ftp_dest_chan *c)
 	if (ret)
 		goto err_release;
 	/* Woken by ftp_dest_go() once every channel is open. */
-	c->rx = kthread_create(ftp_dest_rx_thread, c, "ftpage-rx/%s",
-			       d->r->name);
-	if (IS_ERR(c->rx)) {
-		ret = PTR_ERR(c->rx);
-		c->rx = NULL;
+	ret = ftp_thread_start(&c->rx, ftp_dest_rx_thread, c, "ftpage-rx",
+			       d->r->name, false);
+	if (ret)
 		goto err_release;
-	}
-	get_task_struct(c->rx);
 	return 0;
 
 err_release:
@@ -306,11 +302,7 @@ err_release:
 static void ftp_dest_chan_close(struct ftp_dest_chan *c)
 {
 	ftp_sock_shutdown(&c->fs);
-	if (c->rx) {
-		kthread_stop(c->rx);
-		put_task_struct(c->rx);
-		c->rx = NULL;
-	}
+	ftp_thread_stop(&c->rx);
 }
 
 /* Close every channel: threads stopped, sockets released. Idempotent. */
@@ -567,13 +559,10 @@ static int ftp_dest_attach(struct ftp_dest *d)
 	int ret;
 
 	if (!d->tx) {
-		d->tx = kthread_run(ftp_dest_tx_thread, d, "ftpage-tx/%s", r->name);
-		if (IS_ERR(d->tx)) {
-			ret = PTR_ERR(d->tx);
-			d->tx = NULL;
+		ret = ftp_thread_start(&d->tx, ftp_dest_tx_thread, d, "ftpage-tx",
+				       r->name, true);
+		if (ret)
 			return ret;
-		}
-		get_task_struct(d->tx);
 	}
 	clear_bit(FTP_DEST_LINK_DOWN, &d->flags);
 	ret = ftp_dest_open_all(d);
@@ -584,13 +573,10 @@ static int ftp_dest_attach(struct ftp_dest *d)
 		ret = ftp_dest_first_lease(d);
 	if (ret)
 		goto err_close;
-	d->keeper = kthread_create(ftp_dest_keeper, d, "ftpage-link/%s", r->name);
-	if (IS_ERR(d->keeper)) {
-		ret = PTR_ERR(d->keeper);
-		d->keeper = NULL;
+	ret = ftp_thread_start(&d->keeper, ftp_dest_keeper, d, "ftpage-link",
+			       r->name, false);
+	if (ret)
 		goto err_close;
-	}
-	get_task_struct(d->keeper);
 	return 0;
 
 err_close:
@@ -632,9 +618,7 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 	ret = ftp_region_set_state(r, FTPAGE_STATE_PULLING);
 	mutex_unlock(&r->lock);
 	if (ret) {			/* destroyed meanwhile */
-		kthread_stop(d->keeper);
-		put_task_struct(d->keeper);
-		d->keeper = NULL;
+		ftp_thread_stop(&d->keeper);
 		ftp_dest_close_all(d);
 		goto out_unlock;
 	}
@@ -699,19 +683,11 @@ void ftp_dest_stop(struct ftp_region *r)
 		return;
 	mutex_lock(&d->link_lock);
 	/* The keeper never takes link_lock. */
-	if (d->keeper) {
-		kthread_stop(d->keeper);
-		put_task_struct(d->keeper);
-		d->keeper = NULL;
-	}
+	ftp_thread_stop(&d->keeper);
 	ftp_dest_break(d, -ENODEV);
 	ftp_dest_close_all(d);
 	ftp_journal_stop(r);
-	if (d->tx) {
-		kthread_stop(d->tx);
-		put_task_struct(d->tx);
-		d->tx = NULL;
-	}
+	ftp_thread_stop(&d->tx);
 	cancel_work_sync(&d->complete_work);
 	ftp_dest_lease_end(d);
 	if (d->net) {

@@ -510,8 +510,7 @@ static int ftp_source_conn_thread(void *arg)
 static void ftp_source_conn_free(struct ftp_source *src, struct ftp_src_conn *c)
 {
 	ftp_sock_shutdown(&c->fs);
-	kthread_stop(c->task);
-	put_task_struct(c->task);
+	ftp_thread_stop(&c->task);
 	atomic64_add(atomic64_read(&c->fs.bytes_tx), &src->retired_tx);
 	atomic64_add(atomic64_read(&c->fs.bytes_rx), &src->retired_rx);
 	ftp_sock_release(&c->fs);
@@ -544,11 +543,9 @@ static void ftp_source_add_conn(struct ftp_source *src, struct ftp_src_conn *c)
 	mutex_lock(&src->lock);
 	if (src->nr_conns >= FTP_SRC_MAX_CONNS)
 		goto err_release_sock;
-	c->task = kthread_create(ftp_source_conn_thread, c, "ftpage-src/%s",
-				 r->name);
-	if (IS_ERR(c->task))
+	if (ftp_thread_start(&c->task, ftp_source_conn_thread, c, "ftpage-src",
+			     r->name, false))
 		goto err_release_sock;
-	get_task_struct(c->task);
 	list_add_tail(&c->node, &src->conns);
 	src->nr_conns++;
 	wake_up_process(c->task);
@@ -661,13 +658,10 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 		       addr, ret);
 		goto err_unlock;
 	}
-	src->listen_task = kthread_run(ftp_source_listen_thread, src,
-				       "ftpage-listen/%s", r->name);
-	if (IS_ERR(src->listen_task)) {
-		ret = PTR_ERR(src->listen_task);
+	ret = ftp_thread_start(&src->listen_task, ftp_source_listen_thread, src,
+			       "ftpage-listen", r->name, true);
+	if (ret)
 		goto err_release_listener;
-	}
-	get_task_struct(src->listen_task);
 	/* Readers (status, stop) look at r->src without r->lock. */
 	smp_store_release(&r->src, src);
 	mutex_unlock(&r->lock);

@@ -324,6 +324,36 @@ int ftp_err_to_errno(unsigned int code)
 	}
 }
 
+/*
+ * A thread "@what/@name" of ours, referenced so that stopping it never
+ * races with its exit; woken now (@run) or by the caller.
+ */
+int ftp_thread_start(struct task_struct **task, int (*fn)(void *), void *arg,
+		     const char *what, const char *name, bool run)
+{
+	struct task_struct *t = kthread_create(fn, arg, "%s/%s", what, name);
+
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	get_task_struct(t);
+	if (run)
+		wake_up_process(t);
+	*task = t;
+	return 0;
+}
+
+/* Stop and release *@task if there is one. */
+void ftp_thread_stop(struct task_struct **task)
+{
+	struct task_struct *t = *task;
+
+	if (!t)
+		return;
+	kthread_stop(t);
+	put_task_struct(t);
+	*task = NULL;
+}
+
 /* A thread whose work is over waits here for kthread_stop() by its owner. */
 void ftp_thread_idle_until_stop(void)
 {

@@ -8,6 +8,7 @@
 #include "proto.h"
 
 struct net;
+struct task_struct;
 
 struct ftp_sock {
 	struct socket *sock;
@@ -60,6 +61,9 @@ int ftp_recv_msg(struct ftp_sock *fs, struct ftp_hdr *h, union ftp_msg_fixed *m,
 
 int ftp_recv_page(struct ftp_sock *fs, void *buf);
 
+int ftp_thread_start(struct task_struct **task, int (*fn)(void *), void *arg,
+		     const char *what, const char *name, bool run);
+void ftp_thread_stop(struct task_struct **task);
 void ftp_thread_idle_until_stop(void);
 
 const char *ftp_err_name(unsigned int code);
