@@ -104,6 +104,13 @@ char ftp_proc_state(pid_t pid);
 
 /* Connect a TCP client to ip:port in the current netns; fd or -1. */
 int ftp_tcp_connect(const char *ip, unsigned int port, unsigned int timeout_ms);
+/* A TCP listener on ip:port in the current netns (SO_REUSEADDR); fd or -1. */
+int ftp_tcp_listen(const char *ip, unsigned int port);
+/* Send / receive exactly len bytes (retrying short transfers and EINTR).
+ * 0, or -1 with errno (0 for EOF).
+ */
+int ftp_send_all(int fd, const void *buf, size_t len);
+int ftp_recv_all(int fd, void *buf, size_t len);
 
 /* Epochs (FTPAGE_FEATURE_EPOCHS): COMMIT on a dest, ROLLBACK and
  * CHECKPOINT on a source. The out-pointers may be NULL; they are filled
