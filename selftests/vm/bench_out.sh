@@ -28,8 +28,11 @@ done
 host=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1 | tr -d '"\\')
 host="${host:-unknown CPU}, $(nproc) cores, QEMU $(qemu-system-x86_64 --version |
 	sed -n '1s/.*version \([^ ]*\).*/\1/p')"
-sed -i "1s|^|host: $host; the test VM below runs on it under TCG\n|" "$dir/bench.txt"
-sed -i "0,/^{/s|^{|{\n  \"host\": \"$host\",|" "$dir/bench.json"
+# other VMs on the host slow this one down: say how busy it was
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+sed -i "1s|^|host: $host, load average $load at the end; the test VM below runs on it under TCG\n|" \
+	"$dir/bench.txt"
+sed -i "0,/^{/s|^{|{\n  \"host\": \"$host\", \"host_loadavg\": \"$load\",|" "$dir/bench.json"
 
 if ! command -v gnuplot >/dev/null; then
 	"$VM/setup.sh" install gnuplot-nox || true
