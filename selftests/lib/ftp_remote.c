@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ftp_remote.h"
+#include "ftp_util.h"
 #include "kvm_guest.h"
 
 #define FTP_IO_CHUNK	(1u << 20)
@@ -368,6 +369,52 @@ bool ftp_kmsg_has(const char *tag, const char *needle)
 		printf("# dmesg after mark %s has no \"%s\"\n", tag, needle);
 	free(log);
 	return found;
+}
+
+int ftp_pair_pull(int ctl, const char *src, const char *dst, uint64_t size,
+		  uint32_t seed, unsigned int port, uint32_t serve_flags)
+{
+	const char *step = "create the source";
+	int ret = -1;
+
+	if (ftp_create(ctl, src, size, FTPAGE_ROLE_SOURCE))
+		goto out;
+	step = "fill the source";
+	if (ftp_fill_pattern(src, size, seed, NULL) != (int64_t)(size / KG_PAGE_SIZE))
+		goto out;
+	step = "freeze the source";
+	if (ftp_freeze(ctl, src))
+		goto out;
+	step = "serve in ftpa";
+	if (ftp_netns_enter(FTP_PAIR_A_NS) ||
+	    ftp_serve(ctl, src, FTP_PAIR_A_ADDR, port, serve_flags))
+		goto out;
+	step = "create the dest";
+	if (ftp_create(ctl, dst, size, FTPAGE_ROLE_DEST))
+		goto out;
+	step = "pull in ftpb";
+	if (ftp_netns_enter(FTP_PAIR_B_NS) ||
+	    ftp_pull(ctl, dst, src, FTP_PAIR_A_ADDR, port))
+		goto out;
+	ret = 0;
+out:
+	if (ret)
+		printf("# %s -> %s: %s: %s\n", src, dst, step, strerror(errno));
+	ftp_netns_enter(NULL);
+	return ret;
+}
+
+void *ftp_region_map(const char *name, uint64_t size, int *fd)
+{
+	void *m;
+
+	*fd = ftp_open_region(name, O_RDWR);
+	if (*fd < 0)
+		return MAP_FAILED;
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (m == MAP_FAILED)
+		close(*fd);
+	return m;
 }
 
 pid_t ftp_touch_child(const char *name, uint64_t size, uint64_t page,

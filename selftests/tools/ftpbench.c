@@ -242,6 +242,7 @@ struct req {
 	uint64_t len;
 	uint64_t pad[2];
 };
+_Static_assert(sizeof(struct req) == REQ_BYTES, "a 32-byte request");
 
 struct psrv {
 	int lfd;
@@ -464,7 +465,7 @@ static bool guest_timed(struct run *r, void *mem, uint64_t size, bool write)
 
 static struct run *new_run(const char *pager, unsigned int vcpus, bool random)
 {
-	struct run *r = &runs[nr_runs++];
+	struct run *r = &runs[nr_runs < MAX_RUNS - 1 ? nr_runs++ : nr_runs];
 
 	r->pager = pager;
 	r->vcpus = vcpus;
@@ -502,69 +503,27 @@ out:
 
 /* ---- 2. ftpage remote faults ------------------------------------------------ */
 
-/* Source (filled, frozen, served in ftpa) and dest (pulling in ftpb). */
-static bool ftp_pair_regions(const char *src, const char *dst, uint64_t size,
-			     uint32_t serve_flags, uint64_t *t_pull)
-{
-	unsigned int port = next_port++;
-	int64_t w;
-
-	if (ftp_create(ctl, src, size, FTPAGE_ROLE_SOURCE) ||
-	    (w = ftp_fill_pattern(src, size, SEED, NULL)) != (int64_t)(size / PAGE) ||
-	    ftp_freeze(ctl, src) || ftp_netns_enter(FTP_PAIR_A_NS) ||
-	    ftp_serve(ctl, src, FTP_PAIR_A_ADDR, port, serve_flags) ||
-	    ftp_netns_enter(NULL) ||
-	    ftp_create(ctl, dst, size, FTPAGE_ROLE_DEST) ||
-	    ftp_netns_enter(FTP_PAIR_B_NS)) {
-		tap_diag("%s -> %s: setup: %s", src, dst, strerror(errno));
-		ftp_netns_enter(NULL);
-		return false;
-	}
-	*t_pull = ftp_now_ms();
-	if (ftp_pull(ctl, dst, src, FTP_PAIR_A_ADDR, port)) {
-		tap_diag("pull %s: %s", dst, strerror(errno));
-		ftp_netns_enter(NULL);
-		return false;
-	}
-	ftp_netns_enter(NULL);
-	return true;
-}
-
-static void ftp_pair_destroy(const char *src, const char *dst)
+static void pair_destroy(const char *src, const char *dst)
 {
 	ftp_destroy(ctl, dst);
 	ftp_destroy(ctl, src);
 }
 
-static void *map_region(const char *name, uint64_t size, int *fd)
-{
-	char path[64];
-	void *m;
-
-	*fd = open(ftp_node(path, sizeof(path), name), O_RDWR | O_CLOEXEC);
-	if (*fd < 0)
-		return MAP_FAILED;
-	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
-	if (m == MAP_FAILED)
-		close(*fd);
-	return m;
-}
-
 static void bench_ftpage(unsigned int vcpus, bool random)
 {
 	struct run *r = new_run("ftpage", vcpus, random);
-	uint64_t size = opt.mib * MIB, pages = size / PAGE, t;
+	uint64_t size = opt.mib * MIB, pages = size / PAGE;
 	struct ftpage_status st;
 	struct ftp_digest d;
 	void *mem = MAP_FAILED;
 	int fd = -1;
 
-	if (!tap_check(ftp_pair_regions("b-src", "b-dst", size,
-					 FTPAGE_SERVE_NO_PUSH, &t),
+	if (!tap_check(!ftp_pair_pull(ctl, "b-src", "b-dst", size, SEED,
+				      next_port++, FTPAGE_SERVE_NO_PUSH),
 		       "ftpage %u vCPU: source served (no push), dest pulls",
 		       vcpus))
 		goto out;
-	mem = map_region("b-dst", size, &fd);
+	mem = ftp_region_map("b-dst", size, &fd);
 	if (!tap_check(mem != MAP_FAILED, "map the dest region") ||
 	    !guest_timed(r, mem, size, false))
 		goto out;
@@ -590,7 +549,7 @@ out:
 		munmap(mem, size);
 		close(fd);
 	}
-	ftp_pair_destroy("b-src", "b-dst");
+	pair_destroy("b-src", "b-dst");
 }
 
 /* ---- 3. the userfaultfd pager ------------------------------------------- */
@@ -773,6 +732,7 @@ static void bench_push(unsigned int port)
 	uint8_t *buf = malloc(BULK_CHUNK);
 	struct ftpage_status st = { 0 };
 	struct req rq = { .pgoff = ~0ull, .len = size };
+	uint64_t first;
 	unsigned int i;
 	int fd = -1;
 	bool ok;
@@ -801,12 +761,20 @@ static void bench_push(unsigned int port)
 		       U(opt.push_mib), push.tcp_s))
 		return;
 
-	/* ftpage: pull a frozen region, nobody touches it: all pushed */
-	if (!tap_check(ftp_pair_regions("p-src", "p-dst", size, 0, &t0),
+	/*
+	 * ftpage: pull a frozen region, nobody touches it: all pushed. The
+	 * rate counts the pages pushed after the first look (the push may
+	 * have started before the pull returned).
+	 */
+	if (!tap_check(!ftp_pair_pull(ctl, "p-src", "p-dst", size, SEED,
+				      next_port++, 0),
 		       "push: source served, dest pulls %llu MiB",
 		       U(opt.push_mib)))
 		goto out;
-	t0 *= 1000000;
+	t0 = kg_now_ns();
+	if (ftp_status(ctl, "p-dst", &st))
+		goto out;
+	first = st.pages_pushed;
 	for (i = 0;; i++) {
 		if (i < 10)	/* the source's connection threads start late */
 			pin_kthreads();
@@ -820,14 +788,15 @@ static void bench_push(unsigned int port)
 	}
 	ftp_status_diag("p-dst", &st);
 	push.push_s = (t1 - t0) / 1e9;
-	push.push_mibs = size / (double)MIB / push.push_s;
+	push.push_mibs = (double)(st.pages_pushed - first) * PAGE / MIB /
+			 push.push_s;
 	push.bytes_rx = st.bytes_rx;
 	push.ok = tap_check(st.state == FTPAGE_STATE_COMPLETE &&
 			    st.pages_pushed == size / PAGE && !st.errors,
 			    "push: dest complete in %.3f s, %llu pages pushed",
 			    push.push_s, U(st.pages_pushed));
 out:
-	ftp_pair_destroy("p-src", "p-dst");
+	pair_destroy("p-src", "p-dst");
 }
 
 /* ---- 5. local faults -------------------------------------------------------- */
@@ -844,7 +813,7 @@ static void bench_local(void)
 	if (!tap_call(ftp_create(ctl, "b-local", size, FTPAGE_ROLE_SOURCE),
 		      "create a local source region"))
 		return;
-	mem = map_region("b-local", size, &fd);
+	mem = ftp_region_map("b-local", size, &fd);
 	if (tap_check(mem != MAP_FAILED, "map it") &&
 	    guest_timed(r, mem, size, true)) {
 		ftp_status(ctl, "b-local", &st);
