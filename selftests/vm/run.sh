@@ -12,8 +12,8 @@
 #   --extra DIR  also run every executable in DIR as a test
 #                (topology single, module loaded, timeout 300 s)
 #   --bench DIR  instead of the tests, run the benchmark (tools/ftpbench,
-#                topology pair; kernel 6.1 unless given) and write its
-#                table, JSON and chart into DIR (vm/bench_out.sh)
+#                topology pair, kernel 6.1 unless given, timeout
+#                $FTP_BENCH_TIMEOUT or 480 s); table, JSON, chart into DIR
 #
 # Expects the userspace tools and tests built (make -C userspace, make -C
 # selftests: the top-level `make test` does both); builds the module per
