@@ -5,11 +5,14 @@
 # make test            build and run the selftests in QEMU test VMs (both kernels)
 #                      KERNEL=6.1|6.12  T=<test>  EXTRA_TESTS=<dir>
 # make demo            the demo migration (README)
+# make bench           the benchmark in a test VM (KERNEL=6.1 unless given):
+#                      table, JSON and chart into BENCH_OUT
 # make clean
 
 KERNEL ?=
 T ?=
 EXTRA_TESTS ?=
+BENCH_OUT ?= selftests/build/bench
 VM := selftests/vm
 
 # KDIR: the running kernel's build dir when it exists, else the test
@@ -27,7 +30,7 @@ endif
 # checkout can hold builds for several kernels at once.
 BUILDDIR ?=
 
-.PHONY: all module userspace selftests test demo clean
+.PHONY: all module userspace selftests test demo bench clean
 
 all: module userspace selftests
 
@@ -55,6 +58,9 @@ demo: userspace selftests
 	@echo "make demo: the demo migration lands with the end-to-end issue;"
 	@echo "until then it runs the remote-paging content test in a test VM."
 	$(VM)/run.sh --kernel 6.1 --test remote_content
+
+bench: userspace selftests
+	$(VM)/run.sh --bench $(BENCH_OUT) --kernel $(or $(KERNEL),6.1)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ftp_remote.h"
+#include "ftp_util.h"
 #include "kvm_guest.h"
 
 #define FTP_IO_CHUNK	(1u << 20)
@@ -370,6 +371,52 @@ bool ftp_kmsg_has(const char *tag, const char *needle)
 	return found;
 }
 
+int ftp_pair_pull(int ctl, const char *src, const char *dst, uint64_t size,
+		  uint32_t seed, unsigned int port, uint32_t serve_flags)
+{
+	const char *step = "create the source";
+	int ret = -1;
+
+	if (ftp_create(ctl, src, size, FTPAGE_ROLE_SOURCE))
+		goto out;
+	step = "fill the source";
+	if (ftp_fill_pattern(src, size, seed, NULL) != (int64_t)(size / KG_PAGE_SIZE))
+		goto out;
+	step = "freeze the source";
+	if (ftp_freeze(ctl, src))
+		goto out;
+	step = "serve in ftpa";
+	if (ftp_netns_enter(FTP_PAIR_A_NS) ||
+	    ftp_serve(ctl, src, FTP_PAIR_A_ADDR, port, serve_flags))
+		goto out;
+	step = "create the dest";
+	if (ftp_create(ctl, dst, size, FTPAGE_ROLE_DEST))
+		goto out;
+	step = "pull in ftpb";
+	if (ftp_netns_enter(FTP_PAIR_B_NS) ||
+	    ftp_pull(ctl, dst, src, FTP_PAIR_A_ADDR, port))
+		goto out;
+	ret = 0;
+out:
+	if (ret)
+		printf("# %s -> %s: %s: %s\n", src, dst, step, strerror(errno));
+	ftp_netns_enter(NULL);
+	return ret;
+}
+
+void *ftp_region_map(const char *name, uint64_t size, int *fd)
+{
+	void *m;
+
+	*fd = ftp_open_region(name, O_RDWR);
+	if (*fd < 0)
+		return MAP_FAILED;
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (m == MAP_FAILED)
+		close(*fd);
+	return m;
+}
+
 pid_t ftp_touch_child(const char *name, uint64_t size, uint64_t page,
 		      bool check, uint32_t expect)
 {
@@ -458,6 +505,63 @@ int ftp_tcp_connect(const char *ip, unsigned int port, unsigned int timeout_ms)
 		return -1;
 	}
 	return fd;
+}
+
+int ftp_tcp_listen(const char *ip, unsigned int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0)
+		return -1;
+	inet_pton(AF_INET, ip, &sin.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 16)) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int ftp_send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ftp_recv_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = recv(fd, p, len, MSG_WAITALL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!n)
+				errno = 0;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 int ftp_commit(int ctl, const char *name, const void *state,

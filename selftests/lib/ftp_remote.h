@@ -91,6 +91,19 @@ bool ftp_kmsg_has(const char *tag, const char *needle);
 pid_t ftp_touch_child(const char *name, uint64_t size, uint64_t page,
 		      bool check, uint32_t expect);
 
+/* The usual pair set-up: source SRC of size bytes created, filled with the
+ * kg pattern (seed) on every page, frozen and served in netns ftpa on port
+ * with serve_flags; dest DST created and pulling from it in ftpb. Returns
+ * to the caller's netns. 0, or -1 with a diagnostic line.
+ */
+int ftp_pair_pull(int ctl, const char *src, const char *dst, uint64_t size,
+		  uint32_t seed, unsigned int port, uint32_t serve_flags);
+
+/* mmap(MAP_SHARED, read/write) of region NAME; MAP_FAILED on failure, else
+ * *fd is the open node (close it after munmap).
+ */
+void *ftp_region_map(const char *name, uint64_t size, int *fd);
+
 /* Wait for pid for at most timeout_ms. Returns 1 and *status when reaped,
  * 0 on timeout (child still running), -1 on error. *ms = time waited.
  */
@@ -104,6 +117,13 @@ char ftp_proc_state(pid_t pid);
 
 /* Connect a TCP client to ip:port in the current netns; fd or -1. */
 int ftp_tcp_connect(const char *ip, unsigned int port, unsigned int timeout_ms);
+/* A TCP listener on ip:port in the current netns (SO_REUSEADDR); fd or -1. */
+int ftp_tcp_listen(const char *ip, unsigned int port);
+/* Send / receive exactly len bytes (retrying short transfers and EINTR).
+ * 0, or -1 with errno (0 for EOF).
+ */
+int ftp_send_all(int fd, const void *buf, size_t len);
+int ftp_recv_all(int fd, void *buf, size_t len);
 
 /* Epochs (FTPAGE_FEATURE_EPOCHS): COMMIT on a dest, ROLLBACK and
  * CHECKPOINT on a source. The out-pointers may be NULL; they are filled

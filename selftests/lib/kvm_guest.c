@@ -198,6 +198,58 @@ __asm__(
 	"	mov 4(%esp), %ebx\n"
 	"	kg_done\n"
 
+	/* ---- KG_PROG_TIMED_READ / KG_PROG_TIMED_WRITE ----
+	 * edi at entry = this vCPU's histogram; frame 24 = write flag,
+	 * 28 = histogram. Timed: lfence; rdtsc; the access; lfence; rdtsc.
+	 */
+	".globl kg_guest_timed_read\n"
+	"kg_guest_timed_read:\n"
+	"	kg_prologue\n"
+	"	movl $0, 24(%esp)\n"
+	"	jmp 1f\n"
+	".globl kg_guest_timed_write\n"
+	"kg_guest_timed_write:\n"
+	"	kg_prologue\n"
+	"	movl $1, 24(%esp)\n"
+	"1:	mov %edi, 28(%esp)\n"
+	"	mov 4(%esp), %ebx\n"
+	"	test %ebx, %ebx\n"
+	"	jz 5f\n"
+	"	mov 16(%esp), %esi\n"
+	"2:	kg_page_base\n"
+	"	cmpl $0, 24(%esp)\n"
+	"	jne 3f\n"
+	"	lfence\n"
+	"	rdtsc\n"
+	"	mov %eax, %ecx\n"
+	"	mov (%edi), %ebp\n"
+	"	jmp 4f\n"
+	"3:	lfence\n"
+	"	rdtsc\n"
+	"	mov %eax, %ecx\n"
+	"	mov %ebp, (%edi)\n"
+	"4:	lfence\n"
+	"	rdtsc\n"
+	"	add %ebp, 20(%esp)\n"
+	"	sub %ecx, %eax\n"
+	"	cmp $" KG_STR(KG_HIST_SUB) ", %eax\n"
+	"	jb 6f\n"
+	"	bsr %eax, %ecx\n"
+	"	sub $3, %ecx\n"
+	"	shr %cl, %eax\n"
+	"	and $7, %eax\n"
+	"	inc %ecx\n"
+	"	shl $3, %ecx\n"
+	"	add %ecx, %eax\n"
+	"6:	mov 28(%esp), %ecx\n"
+	"	incl (%ecx,%eax,4)\n"
+	"	kg_next\n"
+	"	dec %ebx\n"
+	"	jnz 2b\n"
+	"5:	mov 20(%esp), %eax\n"
+	"	mov 4(%esp), %ebx\n"
+	"	kg_done\n"
+
 	".globl kg_guest_code_end\n"
 	"kg_guest_code_end:\n"
 	".purgem kg_prologue\n"
@@ -211,6 +263,7 @@ __asm__(
 extern const char kg_guest_code_start[], kg_guest_code_end[];
 extern const char kg_guest_stamp[], kg_guest_verify[], kg_guest_sum[];
 extern const char kg_guest_touch_read[], kg_guest_touch_write[];
+extern const char kg_guest_timed_read[], kg_guest_timed_write[];
 
 static const char *const kg_prog_entry[KG_PROG_NR] = {
 	[KG_PROG_STAMP] = kg_guest_stamp,
@@ -218,6 +271,8 @@ static const char *const kg_prog_entry[KG_PROG_NR] = {
 	[KG_PROG_SUM] = kg_guest_sum,
 	[KG_PROG_TOUCH_READ] = kg_guest_touch_read,
 	[KG_PROG_TOUCH_WRITE] = kg_guest_touch_write,
+	[KG_PROG_TIMED_READ] = kg_guest_timed_read,
+	[KG_PROG_TIMED_WRITE] = kg_guest_timed_write,
 };
 
 static const char *const kg_prog_names[KG_PROG_NR] = {
@@ -226,6 +281,8 @@ static const char *const kg_prog_names[KG_PROG_NR] = {
 	[KG_PROG_SUM] = "sum",
 	[KG_PROG_TOUCH_READ] = "touch-read",
 	[KG_PROG_TOUCH_WRITE] = "touch-write",
+	[KG_PROG_TIMED_READ] = "timed-read",
+	[KG_PROG_TIMED_WRITE] = "timed-write",
 };
 
 const char *kg_prog_name(enum kg_prog prog)
@@ -271,6 +328,12 @@ uint64_t kg_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const uint32_t *kg_vcpu_hist(const struct kg_vm *vm, unsigned int idx)
+{
+	return (const uint32_t *)((const char *)vm->code + KG_HIST_OFF +
+				  (size_t)idx * KG_HIST_BYTES);
 }
 
 double kg_vcpu_seconds(const struct kg_vcpu *vcpu)
@@ -452,7 +515,7 @@ struct kg_vm *kg_vm_create(unsigned int nr_vcpus, char *err, size_t errlen)
 		return NULL;
 	}
 	if (code_len > KG_CODE_MAX ||
-	    KG_CODE_MAX + (size_t)KG_MAX_VCPUS * KG_STACK_SIZE > KG_CODE_SIZE) {
+	    KG_HIST_OFF + (size_t)KG_MAX_VCPUS * KG_HIST_BYTES > KG_CODE_SIZE) {
 		kg_fmt(err, errlen, "guest code too large (%zu bytes)",
 		       code_len);
 		errno = E2BIG;
@@ -746,6 +809,10 @@ int kg_vcpu_setup(struct kg_vm *vm, unsigned int idx, enum kg_prog prog,
 	regs.rcx = args->seed;
 	regs.rdx = args->stride;
 	regs.rsi = args->start;
+	regs.rdi = KG_CODE_GPA + KG_HIST_OFF + (uint64_t)idx * KG_HIST_BYTES;
+	if (prog == KG_PROG_TIMED_READ || prog == KG_PROG_TIMED_WRITE)
+		memset((char *)vm->code + KG_HIST_OFF + (size_t)idx * KG_HIST_BYTES,
+		       0, KG_HIST_BYTES);
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0) {
 		e = errno;
 		kg_fmt(vm->err, sizeof(vm->err), "KVM_SET_REGS vCPU %u: %s",

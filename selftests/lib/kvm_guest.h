@@ -92,8 +92,26 @@ enum kg_prog {
 	 * page is untouched). Out: result = number of pages written.
 	 */
 	KG_PROG_TOUCH_WRITE,
+	/* Timed touches: one access to dword 0 of each page (a read, or a
+	 * write of pattern word 0), timed with rdtsc around it and counted
+	 * into this vCPU's latency histogram (kg_vcpu_hist(), see
+	 * KG_HIST_BUCKETS). Out: result = sum of the dwords read / written.
+	 */
+	KG_PROG_TIMED_READ,
+	KG_PROG_TIMED_WRITE,
 	KG_PROG_NR
 };
+
+/*
+ * Histogram of the timed programs, one per vCPU in the code slot: 32-bit
+ * counters of TSC-cycle deltas, 8 linear sub-buckets per power of two
+ * (the module's fault histogram scheme): bucket i < 8 holds delta i;
+ * above, i = (e + 1) * 8 + ((d >> e) & 7) with e = fls(d) - 4.
+ */
+#define KG_HIST_SUB		8
+#define KG_HIST_BUCKETS		256
+#define KG_HIST_OFF		(KG_CODE_MAX + KG_MAX_VCPUS * KG_STACK_SIZE)
+#define KG_HIST_BYTES		(KG_HIST_BUCKETS * 4)
 
 struct kg_args {
 	uint32_t first;		/* first guest page number (GPA / 4096) */
@@ -191,6 +209,19 @@ int kg_vm_run(struct kg_vm *vm, unsigned int timeout_ms);
 
 /* Close everything. Safe with NULL. */
 void kg_vm_destroy(struct kg_vm *vm);
+
+/* The timed-touch histogram of vCPU idx (KG_HIST_BUCKETS counters),
+ * cleared by kg_vcpu_setup() of a timed program.
+ */
+const uint32_t *kg_vcpu_hist(const struct kg_vm *vm, unsigned int idx);
+
+/* Lowest TSC delta that lands in histogram bucket i. */
+static inline uint64_t kg_hist_floor(unsigned int i)
+{
+	if (i < KG_HIST_SUB)
+		return i;
+	return (uint64_t)(KG_HIST_SUB + i % KG_HIST_SUB) << (i / KG_HIST_SUB - 1);
+}
 
 /* Seconds a vCPU ran in its last kg_vm_run. */
 double kg_vcpu_seconds(const struct kg_vcpu *vcpu);

@@ -5,11 +5,15 @@
 # Debian's stock 6.1 and 6.12 kernels.
 #
 #   run.sh [--kernel 6.1|6.12]... [--test NAME]... [--extra DIR]
+#   run.sh --bench DIR [--kernel 6.1|6.12]
 #
 #   --kernel K   kernel(s) to test (repeat or comma-separate); default both
 #   --test NAME  run only these tests (repeat or comma-separate)
 #   --extra DIR  also run every executable in DIR as a test
 #                (topology single, module loaded, timeout 300 s)
+#   --bench DIR  instead of the tests, run the benchmark (tools/ftpbench,
+#                topology pair, kernel 6.1 unless given, timeout
+#                $FTP_BENCH_TIMEOUT or 480 s); table, JSON, chart into DIR
 #
 # Expects the userspace tools and tests built (make -C userspace, make -C
 # selftests: the top-level `make test` does both); builds the module per
@@ -43,22 +47,25 @@ virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci 9pnet 9pnet_virtio netfs
 fscache 9p veth sch_netem sch_tbf"
 
 usage() {
-	sed -n '3,30s/^# \{0,1\}//p' "$0" >&2
+	sed -n '3,34s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
 KERNELS=()
 SELECT=()
 EXTRA=
+BENCH=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) [ $# -ge 2 ] || usage; IFS=, read -ra k <<<"$2"; KERNELS+=("${k[@]}"); shift 2 ;;
 	--test) [ $# -ge 2 ] || usage; IFS=, read -ra k <<<"$2"; SELECT+=("${k[@]}"); shift 2 ;;
 	--extra) [ $# -ge 2 ] || usage; EXTRA=$2; shift 2 ;;
+	--bench) [ $# -ge 2 ] || usage; BENCH=$(realpath -m "$2"); shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
 	esac
 done
+[ -z "$BENCH" ] || [ ${#KERNELS[@]} -gt 0 ] || KERNELS=(6.1)
 [ ${#KERNELS[@]} -gt 0 ] || KERNELS=(6.1 6.12)
 for k in "${KERNELS[@]}"; do
 	case "$k" in 6.1 | 6.12) ;; *) echo "run.sh: unknown kernel '$k'" >&2; exit 2 ;; esac
@@ -113,6 +120,13 @@ if [ -n "$EXTRA" ]; then
 		TOPO[$name]=single TMO[$name]=300 FLAGS[$name]='' SRC[$name]=$f
 		ORDER+=("$name")
 	done
+fi
+
+# --bench: the benchmark binary as the only test, /tests/bench in the VM
+if [ -n "$BENCH" ]; then
+	TOPO[bench]=pair TMO[bench]=${FTP_BENCH_TIMEOUT:-480} FLAGS[bench]=''
+	SRC[bench]="$ST/build/tools/ftpbench"
+	SELECT=(bench)
 fi
 
 if [ ${#SELECT[@]} -eq 0 ]; then
@@ -591,6 +605,12 @@ for k in "${KERNELS[@]}"; do
 	stage_end "$k initramfs"
 
 	[ ${#SINGLE[@]} -gt 0 ] && boot_single "$k" "$ABI" "${SINGLE[@]}"
+	if [ -n "$BENCH" ]; then
+		d=$BENCH
+		[ ${#KERNELS[@]} -eq 1 ] || d="$BENCH/$k"
+		"$VM/bench_out.sh" "$OUT/$ABI/single.log" "$d" ||
+			result "$k" "bench (output)" fail "no bench output"
+	fi
 	for name in "${TWOVM[@]}"; do
 		boot_twovm "$k" "$ABI" "$name"
 	done

@@ -8,6 +8,7 @@
 #   setup.sh kernel 6.1|6.12   download and extract linux-image-<abi>-unsigned into
 #                              the cache (once), run depmod on it, print its root dir
 #   setup.sh deps              install the host packages the VM runner needs
+#   setup.sh install PKG...    install these packages if missing (bench: gnuplot-nox)
 #
 # ABIs are resolved at run time from the package lists, never hard-coded:
 # 6.1 from the dependency of linux-image-amd64, 6.12 as the newest
@@ -150,5 +151,6 @@ abi)    [ $# -eq 2 ] || usage; resolve_abi "$2" ;;
 kdir)   [ $# -eq 2 ] || usage; cmd_kdir "$2" ;;
 kernel) [ $# -eq 2 ] || usage; cmd_kernel "$2" ;;
 deps)   [ $# -eq 1 ] || usage; read -ra p <<<"$HOST_PKGS"; install_pkgs "${p[@]}" ;;
+install) [ $# -ge 2 ] || usage; shift; install_pkgs "$@" ;;
 *) usage ;;
 esac
