@@ -16,13 +16,12 @@
 # downtime.
 . "${FTP_TESTS:-/tests}/lib.sh"
 
-SIZE=32M
-SIZE_BYTES=33554432
+SIZE=64M
 CTL_PORT=7408
 LOG_PORT=7461
-# guest/e2e_guest.c: the cold area, 12 MiB + 16 MiB, in pages
-COLD_SKIP=3072
-COLD_PAGES=4096
+# guest/e2e_guest.c: the cold area, 8 MiB + 32 MiB, in pages
+COLD_SKIP=2048
+COLD_PAGES=8192
 GUEST=/lib/ftpage/e2e_guest.elf
 # paths as QEMU (chroot /host) sees them; ours are /host$...
 QMP=/tmp/e2e.qmp
@@ -115,7 +114,7 @@ downtime=$(sed -n 's/.*: downtime \([0-9]*\) ms.*/\1/p' /tmp/migrate.out)
 ram=$(sed -n "s/.*RAM over QEMU's migration stream \([0-9]*\) bytes.*/\1/p" /tmp/migrate.out)
 ktap_info "downtime ${downtime:-?} ms"
 # x-ignore-shared: only the firmware and option ROMs (not in the region)
-# travel, a few hundred KiB against 32 MiB of guest RAM
+# travel, a few hundred KiB against 64 MiB of guest RAM
 ktap_check "QEMU sent no guest RAM (${ram:-?} bytes over its stream)" \
 	[ "${ram:-1048576}" -lt 1048576 ]
 state=$(cat "/sys/class/ftpage/ftpage!vm0/state")

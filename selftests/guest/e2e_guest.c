@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * e2e_guest: the tiny guest that the end-to-end test migrates (a multiboot
- * ELF32 for QEMU's -kernel; 32-bit protected mode, no paging, 32 MiB RAM).
+ * ELF32 for QEMU's -kernel; 32-bit protected mode, no paging, 64 MiB RAM).
  *
- * At boot it fills the "cold" area (12..28 MiB) with a fixed pattern and
+ * At boot it fills the "cold" area (8..40 MiB) with a fixed pattern and
  * prints its checksum, "cold XXXXXXXX". Then, forever, a pass over the
- * "hot" area (4..8 MiB) checks every word of every page against the value
+ * "hot" area (48..52 MiB) checks every word of every page against the value
  * of the previous pass and stamps the value of this one; each pass prints
  * "tick N" (N counts from 1), a mismatch prints "BAD ...". Every 8 ticks it
  * checksums the cold area again and prints "cold XXXXXXXX" ("BAD cold" if
@@ -37,10 +37,15 @@ asm(".text\n"
     ".popsection\n");
 
 #define PAGE_WORDS	1024u
-#define HOT_BASE	0x00400000u
+/*
+ * The hot area lies high: the background push goes up from page 0 (and
+ * from wherever the guest faults), so on the destination the guest
+ * finds its working set missing and takes demand faults.
+ */
+#define HOT_BASE	0x03000000u
 #define HOT_PAGES	1024u		/* 4 MiB */
-#define COLD_BASE	0x00c00000u
-#define COLD_PAGES	4096u		/* 16 MiB */
+#define COLD_BASE	0x00800000u
+#define COLD_PAGES	8192u		/* 32 MiB */
 #define COM1		0x3f8
 
 static inline void outb(unsigned short port, unsigned char v)
