@@ -6,10 +6,13 @@
 # -incoming defer: x-ignore-shared on both, so QEMU sends device state only
 # and the region moves the memory, post-copy.
 #
-# VM a (source): runs the guest, then the source half of ftpagectl migrate;
-# afterwards sends b its guest's serial output and a checksum of the
-# guest's cold area read from the frozen region.
-# VM b (destination): drives the migration, then checks that the guest's
+# VM a (source): runs the guest, checks that migrate's pre-checks refuse
+# without stopping it, runs the source half of ftpagectl migrate, checks
+# that the epochs b committed (with QEMU's device state) were applied;
+# then sends b its guest's serial output and a checksum of the guest's
+# cold area read from the frozen region.
+# VM b (destination): drives the migration, committing an epoch every
+# 500 ms of post-copy, then checks that the guest's
 # tick counter goes on without a restart across both serial logs, that no
 # memory check of the guest failed, that the cold area checksums (guest's
 # and regions') match, that QEMU sent (almost) no RAM, and prints the
@@ -62,6 +65,16 @@ cold_sha() {
 		sha256sum | cut -d' ' -f1
 }
 
+# refused DESCRIPTION PATTERN CMD...: CMD fails, saying PATTERN
+refused() {
+	_d=$1 _p=$2
+	shift 2
+	"$@" >/tmp/refused.out 2>&1
+	_rc=$?
+	sed 's/^/  /' /tmp/refused.out
+	ktap_check "$_d" sh -c "[ $_rc -eq 1 ] && grep -q \"\$1\" /tmp/refused.out" _ "$_p"
+}
+
 qemu_stop() {
 	kill "$QEMU_PID" 2>/dev/null
 	wait "$QEMU_PID" 2>/dev/null
@@ -69,7 +82,7 @@ qemu_stop() {
 }
 
 if [ "$FTP_ROLE" = a ]; then
-	ktap_plan 6
+	ktap_plan 11
 	ktap_check "create the source region" ftpagectl create vm0 --size $SIZE --role source
 	qemu_start
 	while [ "$(ticks "/host$SERIAL")" -lt 3 ] && [ "$(left)" -gt 200 ] &&
@@ -78,6 +91,17 @@ if [ "$FTP_ROLE" = a ]; then
 	done
 	ktap_check "the guest runs on the source ($(ticks "/host$SERIAL") ticks)" \
 		[ "$(ticks "/host$SERIAL")" -ge 3 ]
+	# pre-checks refuse, and leave the guest running
+	refused "migrate refuses an unreachable QMP socket" "cannot reach the source QEMU" \
+		ftpagectl migrate --qmp /host/tmp/none.qmp --listen "$TWOVM_A_ADDR:$CTL_PORT"
+	refused "migrate --from refuses a QEMU that is not -incoming defer" \
+		"start it with -incoming defer" \
+		ftpagectl migrate --qmp "/host$QMP" --from "$TWOVM_B_ADDR:$CTL_PORT"
+	t=$(ticks "/host$SERIAL")
+	while [ "$(ticks "/host$SERIAL")" -le "$t" ] && [ "$(left)" -gt 200 ]; do
+		sleep 0.2
+	done
+	ktap_check "the guest still runs" [ "$(ticks "/host$SERIAL")" -gt "$t" ]
 	ftpagectl migrate --qmp "/host$QMP" --listen "$TWOVM_A_ADDR:$CTL_PORT"
 	ktap_check "ftpagectl migrate, source half" [ $? -eq 0 ]
 	n=0
@@ -89,6 +113,12 @@ if [ "$FTP_ROLE" = a ]; then
 	qemu_stop
 	state=$(cat "/sys/class/ftpage/ftpage!vm0/state")
 	ktap_check "source region complete ($state)" [ "$state" = complete ]
+	# b committed epochs during post-copy, with QEMU's device state
+	epoch=$(cat "/sys/class/ftpage/ftpage!vm0/committed_epoch")
+	ktap_check "epochs of the destination applied here (${epoch:-?})" [ "${epoch:-0}" -ge 1 ]
+	ftpagectl checkpoint vm0 --out /tmp/ck
+	ktap_check "its checkpoint is QEMU device state ($(wc -c </tmp/ck) bytes)" \
+		[ "$(head -c 4 /tmp/ck)" = QEVM ]
 	# to b: the frozen image's cold area, and what the guest printed here
 	sha=$(cold_sha)
 	{ echo "cold-sha $sha"; cat "/host$SERIAL"; } >/tmp/to-b
@@ -97,16 +127,20 @@ if [ "$FTP_ROLE" = a ]; then
 	ktap_finish
 fi
 
-ktap_plan 12
+ktap_plan 15
 # (nc stops reading at the end of its stdin: keep that open)
 sleep "$(left)" | nc -l -p "$LOG_PORT" >/tmp/from-a &
 NC_PID=$!
 ktap_check "create the destination region" ftpagectl create vm0 --size $SIZE --role dest
 qemu_start -incoming defer
 ktap_check "destination QEMU waits for the migration" kill -0 "$QEMU_PID"
+refused "migrate --listen refuses a QEMU waiting for a migration" "not running or paused" \
+	ftpagectl migrate --qmp "/host$QMP" --listen "$TWOVM_B_ADDR:$CTL_PORT"
+state=$(cat "/sys/class/ftpage/ftpage!vm0/state")
+ktap_check "the destination region is still empty ($state)" [ "$state" = empty ]
 
 ftpagectl migrate --qmp "/host$QMP" --from "$TWOVM_A_ADDR:$CTL_PORT" --wait "$(left)" \
-	>/tmp/migrate.out 2>&1
+	--commit-every 500 >/tmp/migrate.out 2>&1
 rc=$?
 cat /tmp/migrate.out
 ktap_check "ftpagectl migrate (exit $rc)" [ $rc -eq 0 ]
@@ -119,6 +153,7 @@ ktap_check "QEMU sent no guest RAM (${ram:-?} bytes over its stream)" \
 	[ "${ram:-1048576}" -lt 1048576 ]
 state=$(cat "/sys/class/ftpage/ftpage!vm0/state")
 ktap_check "destination region complete ($state)" [ "$state" = complete ]
+ktap_check "epochs sealed during post-copy" grep -q '^ftpagectl migrate: epoch 1 sealed' /tmp/migrate.out
 
 # the guest goes on here: 16 more ticks (two cold-area checks)
 base=$(ticks "/host$SERIAL")

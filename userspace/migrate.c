@@ -255,6 +255,7 @@ static int qmp_open(struct qmp *q, const char *path)
  * reply stays in q->reply. Returns 0 on "return", 1 on "error" (the
  * description in q->reply), -1 on a lost connection.
  */
+static int qmp_reply(struct qmp *q);
 static int qmp_call(struct qmp *q, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static int qmp_call(struct qmp *q, const char *fmt, ...)
@@ -267,6 +268,12 @@ static int qmp_call(struct qmp *q, const char *fmt, ...)
 	va_end(ap);
 	if (conn_printf(&q->c, "%s\n", cmd))
 		return -1;
+	return qmp_reply(q);
+}
+
+/* The reply to the command just sent, as qmp_call(). */
+static int qmp_reply(struct qmp *q)
+{
 	for (;;) {
 		if (conn_readline(&q->c, q->reply, sizeof(q->reply), QMP_TIMEOUT_MS))
 			return -1;
@@ -520,6 +527,7 @@ struct opts {
 	unsigned int serve_port;
 	unsigned int stream_port;
 	unsigned int wait_s;
+	unsigned int commit_ms;
 	int keep;
 };
 
@@ -614,13 +622,15 @@ static int migrate_source(const struct opts *o)
 	if (qmp_open(&q, o->qmp))
 		die("cannot reach the source QEMU's QMP socket %s (-qmp unix:PATH,server=on,wait=off)",
 		    o->qmp, errno);
-	if (qemu_check(&q, &g, "source") || region_check(&g, FTPAGE_ROLE_SOURCE, &st))
+	if (qemu_check(&q, &g, "source"))
 		return 1;
 	if (strcmp(g.runstate, "running") && strcmp(g.runstate, "paused")) {
 		fprintf(stderr, "%s: source QEMU is %s, not running or paused\n", prog,
 			g.runstate);
 		return 1;
 	}
+	if (region_check(&g, FTPAGE_ROLE_SOURCE, &st))
+		return 1;
 	if (st.state != FTPAGE_STATE_LOCAL) {
 		fprintf(stderr, "%s: region %s is %s, not local: it was migrated already\n",
 			prog, g.region, ftp_state_name(st.state));
@@ -705,12 +715,11 @@ static int ctl_cmd(struct conn *c, char *line, size_t len, int timeout_ms,
 		snprintf(line, len, "control channel: %s", strerror(errno));
 		return -1;
 	}
-	if (strncmp(line, "OK", 2)) {
-		memmove(line, line + (strncmp(line, "ERR ", 4) ? 0 : 4),
-			strlen(line) + 1 - (strncmp(line, "ERR ", 4) ? 0 : 4));
-		return -1;
-	}
-	return 0;
+	if (!strncmp(line, "OK", 2))
+		return 0;
+	if (!strncmp(line, "ERR ", 4))
+		memmove(line, line + 4, strlen(line + 4) + 1);
+	return -1;
 }
 
 static int kv_u64(const char *line, const char *key, uint64_t *v)
@@ -772,6 +781,101 @@ static void progress(const struct ftpage_status *st, uint64_t prev_known,
 	fflush(stdout);
 }
 
+/* Hand fd to QEMU under name (QMP getfd: the fd rides on the command). */
+static int qmp_getfd(struct qmp *q, int fd, const char *name)
+{
+	char cmd[256], cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { cmd, 0 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	iov.iov_len = snprintf(cmd, sizeof(cmd), "{\"execute\": \"getfd\", "
+			       "\"arguments\": {\"fdname\": \"%s\"}}\n", name);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(q->c.fd, &mh, MSG_NOSIGNAL) != (ssize_t)iov.iov_len)
+		return -1;
+	return qmp_reply(q) ? -1 : 0;
+}
+
+/*
+ * --commit-every: pause the guest, save its device state (a migration
+ * stream without RAM, x-ignore-shared) through a pipe, seal the epoch with
+ * it as the state blob, resume. *pause_ms: how long the guest was paused.
+ */
+static int commit_epoch(struct qmp *q, const char *region, uint64_t *pause_ms)
+{
+	struct ftpage_commit c = { .name = (uintptr_t)region };
+	size_t len = 0, cap = 1 << 20;
+	char *blob = malloc(cap), status[64] = "";
+	uint64_t t0 = now_ms();
+	int p[2], fd, ret = -1;
+	ssize_t n;
+
+	if (!blob || pipe2(p, O_CLOEXEC))
+		die("commit: %s", "pipe", errno);
+	if (qmp_getfd(q, p[1], "ftpage-epoch")) {
+		close(p[1]);
+		fprintf(stderr, "%s: destination QEMU: getfd: %s\n", prog, q->reply);
+		goto out;
+	}
+	close(p[1]);
+	if (qmp_call(q, "{\"execute\": \"stop\"}") ||
+	    qmp_call(q, "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"fd:ftpage-epoch\"}}")) {
+		fprintf(stderr, "%s: destination QEMU: saving device state: %s\n", prog, q->reply);
+		goto out;
+	}
+	while ((n = read(p[0], blob + len, cap - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("commit: reading the device state%s", "", errno);
+		len += n;
+		if (len == cap) {
+			if (cap >= FTPAGE_COMMIT_STATE_MAX)
+				die("commit: device state over %s", "64 MiB", 0);
+			cap *= 2;
+			blob = realloc(blob, cap);
+			if (!blob)
+				die("commit: %s", "out of memory", ENOMEM);
+		}
+	}
+	while (!qmp_call(q, "{\"execute\": \"query-migrate\"}") &&
+	       !json_str(q->reply, "status", status, sizeof(status)) &&
+	       strcmp(status, "completed") && strcmp(status, "failed"))
+		sleep_ms(2);
+	if (strcmp(status, "completed")) {
+		fprintf(stderr, "%s: destination QEMU: saving device state %s: %s\n", prog,
+			status, q->reply);
+		goto out;
+	}
+	c.state = (uintptr_t)blob;
+	c.state_len = len;
+	fd = ctl_open(NULL);
+	ret = ioctl(fd, FTPAGE_IOC_COMMIT, &c);
+	if (ret)
+		fprintf(stderr, "%s: commit %s: %s\n", prog, region, strerror(errno));
+	close(fd);
+out:
+	if (qmp_call(q, "{\"execute\": \"cont\"}")) {
+		fprintf(stderr, "%s: destination QEMU: cont: %s\n", prog, q->reply);
+		ret = -1;
+	}
+	*pause_ms = now_ms() - t0;
+	if (!ret)
+		msg("epoch %llu sealed: %llu pages, %zu bytes of device state, guest paused %"
+		    PRIu64 " ms", (unsigned long long)c.epoch, (unsigned long long)c.pages,
+		    len, *pause_ms);
+	close(p[0]);
+	free(blob);
+	return ret;
+}
+
 static int migrate_dest(const struct opts *o)
 {
 	static struct qmp q;
@@ -784,7 +888,8 @@ static int migrate_dest(const struct opts *o)
 	uint64_t stop_ms = 0, ram = 0, ram_total = 0, prev_known, t_prev;
 	char line[1024], rs[32], uri[128], host[INET6_ADDRSTRLEN], region[FTPAGE_NAME_MAX];
 	char buf[160];
-	int tty = isatty(STDOUT_FILENO), n;
+	uint64_t t_commit, pause_ms, pause_max = 0, epochs = 0;
+	int tty = isatty(STDOUT_FILENO);
 
 	plen = parse_addr(o->from, &pa);
 	if (!plen)
@@ -796,13 +901,15 @@ static int migrate_dest(const struct opts *o)
 	if (qmp_open(&q, o->qmp))
 		die("cannot reach the destination QEMU's QMP socket %s (-qmp unix:PATH,server=on,wait=off)",
 		    o->qmp, errno);
-	if (qemu_check(&q, &g, "destination") || region_check(&g, FTPAGE_ROLE_DEST, &st))
+	if (qemu_check(&q, &g, "destination"))
 		return 1;
 	if (strcmp(g.runstate, "inmigrate")) {
 		fprintf(stderr, "%s: destination QEMU is %s: start it with -incoming defer\n",
 			prog, g.runstate);
 		return 1;
 	}
+	if (region_check(&g, FTPAGE_ROLE_DEST, &st))
+		return 1;
 	if (st.state != FTPAGE_STATE_EMPTY && st.state != FTPAGE_STATE_PULLING) {
 		fprintf(stderr, "%s: region %s is %s: want a new destination region\n",
 			prog, g.region, ftp_state_name(st.state));
@@ -880,7 +987,7 @@ static int migrate_dest(const struct opts *o)
 	kv_u64(line, "stop_ms", &stop_ms);
 	kv_u64(line, "ram_bytes", &ram);
 	kv_u64(line, "ram_total", &ram_total);
-	for (n = 0;; n++) {
+	for (;;) {
 		if (qmp_runstate(&q, rs, sizeof(rs))) {
 			fprintf(stderr, "%s: destination QEMU: %s\n", prog, q.reply);
 			return 1;
@@ -906,11 +1013,23 @@ static int migrate_dest(const struct opts *o)
 	/* 5. post-copy progress until every page is local */
 	region_status(g.region, &st);
 	prev_known = st.pages_known;
-	t_prev = now_ms();
+	t_prev = t_commit = now_ms();
 	for (;;) {
 		uint64_t t;
 
 		sleep_ms(tty ? 250 : 1000);
+		if (o->commit_ms && now_ms() - t_commit >= o->commit_ms &&
+		    st.state == FTPAGE_STATE_PULLING) {
+			if (commit_epoch(&q, g.region, &pause_ms)) {
+				if (tty)
+					putchar('\n');
+				return 1;
+			}
+			epochs++;
+			if (pause_ms > pause_max)
+				pause_max = pause_ms;
+			t_commit = now_ms();
+		}
 		if (region_status(g.region, &st))
 			die("status %s", g.region, errno);
 		t = now_ms();
@@ -952,7 +1071,10 @@ static int migrate_dest(const struct opts *o)
 	printf("  fault latency   p50 %.0f us, p99 %.0f us, max %.0f us\n",
 	       st.fault_lat_p50_ns / 1e3, st.fault_lat_p99_ns / 1e3,
 	       st.fault_lat_max_ns / 1e3);
-	printf("  epochs committed %llu\n", (unsigned long long)st.committed_epoch);
+	printf("  epochs sealed %" PRIu64 ", applied on the source %llu%s",
+	       epochs, (unsigned long long)st.committed_epoch, epochs ? "" : "\n");
+	if (epochs)
+		printf(", longest pause for one %" PRIu64 " ms\n", pause_max);
 	return 0;
 }
 
@@ -966,6 +1088,7 @@ int cmd_migrate(int argc, char **argv)
 		{ "stream-port", required_argument, NULL, 'p' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "keep-source", no_argument, NULL, 'k' },
+		{ "commit-every", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .stream_port = STREAM_PORT, .wait_s = 60 };
@@ -980,6 +1103,7 @@ int cmd_migrate(int argc, char **argv)
 		case 'p': o.stream_port = atoi(optarg); break;
 		case 'w': o.wait_s = atoi(optarg); break;
 		case 'k': o.keep = 1; break;
+		case 'c': o.commit_ms = atoi(optarg); break;
 		default: return 2;
 		}
 	}
@@ -989,6 +1113,7 @@ int cmd_migrate(int argc, char **argv)
 			"usage: %s migrate --qmp SOCKET --listen ADDR[:PORT] [--serve-port P] [--keep-source]\n"
 			"           (source host: serve the region, wait for the destination)\n"
 			"       %s migrate --qmp SOCKET --from ADDR[:PORT] [--stream-port P] [--wait S]\n"
+			"           [--commit-every MS]\n"
 			"           (destination host, QEMU started with -incoming defer: migrate)\n",
 			prog, prog);
 		return 2;
