@@ -57,7 +57,8 @@ qemu_start() {
 
 # ticks FILE: the number of "tick N" lines
 ticks() {
-	cat "$1" 2>/dev/null | grep -c '^tick '
+	[ -f "$1" ] || { echo 0; return; }
+	grep -c '^tick ' "$1" || :
 }
 
 cold_sha() {

@@ -36,7 +36,7 @@ case "$FAIL" in
 '') ;;
 dest | link)
 	TEST=e2e_fail_$FAIL
-	if ! grep -q "^$TEST[[:space:]]" "$REPO/selftests/TESTS"; then
+	if ! grep -q "^${TEST}[[:space:]]" "$REPO/selftests/TESTS"; then
 		echo "demo: FAIL=$FAIL shows the kernel rolling the guest back to the source;"
 		echo "demo: that needs the fault-tolerance work in progress (test $TEST is not there yet)."
 		exit 2
