@@ -70,8 +70,8 @@ trap 'kill $RUN 2>/dev/null; exit 130' INT TERM
 
 # follow LOG LABEL: the test's own lines of a console log, as they come
 follow() {
-	tail -n +1 -F "$1" 2>/dev/null | tr -d '\r' |
-		sed -un -e '/^# init:/d' -e '/^# TAP version/d' -e '/^# 1\.\./d' \
+	tail -n +1 -F "$1" 2>/dev/null |
+		sed -un -e 's/\r$//' -e '/^# init:/d' -e '/^# TAP version/d' -e '/^# 1\.\./d' \
 			-e "s/^# /[$2] /p"
 }
 follow "$OUT/$TEST.a.log" "source " &
