@@ -531,12 +531,15 @@ struct opts {
 	int keep;
 };
 
-/* The guest is stopped and its region frozen: start it again. */
-static void source_resume(struct qmp *q, const char *region)
+/* The guest is stopped and its region frozen: back to how it was. */
+static void source_resume(struct qmp *q, const struct guest *g)
 {
-	if (region_ref(FTPAGE_IOC_ROLLBACK, region))
-		msg("rollback of %s failed: %s; the guest stays paused", region,
+	if (region_ref(FTPAGE_IOC_ROLLBACK, g->region))
+		msg("rollback of %s failed: %s; the guest stays paused", g->region,
 		    strerror(errno));
+	else if (strcmp(g->runstate, "running"))
+		msg("region %s is writable again; the guest stays paused, as it was",
+		    g->region);
 	else if (qmp_call(q, "{\"execute\": \"cont\"}"))
 		msg("cont failed: %s; the guest stays paused", q->reply);
 	else
@@ -562,7 +565,8 @@ static int source_migrate(struct qmp *q, struct conn *c, const struct guest *g,
 	msg("guest paused");
 	if (region_ref(FTPAGE_IOC_FREEZE, g->region)) {
 		conn_printf(c, "ERR freeze %s: %s\n", g->region, strerror(errno));
-		qmp_call(q, "{\"execute\": \"cont\"}");
+		if (!strcmp(g->runstate, "running"))
+			qmp_call(q, "{\"execute\": \"cont\"}");
 		return -1;
 	}
 	ret = qmp_call(q, "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"%s\"}}", uri);
@@ -583,7 +587,7 @@ static int source_migrate(struct qmp *q, struct conn *c, const struct guest *g,
 		    err[0] ? err : q->reply);
 		conn_printf(c, "ERR source QEMU: migration %s: %s\n",
 			    status[0] ? status : "failed", err[0] ? err : q->reply);
-		source_resume(q, g->region);
+		source_resume(q, g);
 		return -1;
 	}
 	{
