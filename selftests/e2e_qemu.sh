@@ -12,7 +12,7 @@
 # then sends b its guest's serial output and a checksum of the guest's
 # cold area read from the frozen region.
 # VM b (destination): drives the migration, committing an epoch every
-# 500 ms of post-copy, then checks that the guest's
+# 300 ms of post-copy, then checks that the guest's
 # tick counter goes on without a restart across both serial logs, that no
 # memory check of the guest failed, that the cold area checksums (guest's
 # and regions') match, that QEMU sent (almost) no RAM, and prints the
@@ -141,7 +141,7 @@ state=$(cat "/sys/class/ftpage/ftpage!vm0/state")
 ktap_check "the destination region is still empty ($state)" [ "$state" = empty ]
 
 ftpagectl migrate --qmp "/host$QMP" --from "$TWOVM_A_ADDR:$CTL_PORT" --wait "$(left)" \
-	--commit-every 500 >/tmp/migrate.out 2>&1
+	--commit-every 300 >/tmp/migrate.out 2>&1
 rc=$?
 cat /tmp/migrate.out
 ktap_check "ftpagectl migrate (exit $rc)" [ $rc -eq 0 ]

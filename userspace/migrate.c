@@ -1014,14 +1014,14 @@ static int migrate_dest(const struct opts *o)
 	    "device state sent in %" PRIu64 " ms, RAM over the migration stream %" PRIu64
 	    " KiB of %" PRIu64 " KiB)", t_resume - t0, stop_ms, ram >> 10, ram_total >> 10);
 
-	/* 5. post-copy progress until every page is local */
+	/* 5. post-copy progress until every page is local; epochs */
 	region_status(g.region, &st);
 	prev_known = st.pages_known;
 	t_prev = t_commit = now_ms();
 	for (;;) {
-		uint64_t t;
+		uint64_t t, every = tty ? 250 : 1000;
 
-		sleep_ms(tty ? 250 : 1000);
+		sleep_ms(50);
 		if (o->commit_ms && now_ms() - t_commit >= o->commit_ms &&
 		    st.state == FTPAGE_STATE_PULLING) {
 			if (commit_epoch(&q, g.region, &pause_ms)) {
@@ -1037,9 +1037,11 @@ static int migrate_dest(const struct opts *o)
 		if (region_status(g.region, &st))
 			die("status %s", g.region, errno);
 		t = now_ms();
-		progress(&st, prev_known, t - t_prev, tty);
-		prev_known = st.pages_known;
-		t_prev = t;
+		if (t - t_prev >= every || st.state != FTPAGE_STATE_PULLING) {
+			progress(&st, prev_known, t - t_prev, tty);
+			prev_known = st.pages_known;
+			t_prev = t;
+		}
 		if (st.state == FTPAGE_STATE_COMPLETE)
 			break;
 		if (st.state != FTPAGE_STATE_PULLING) {
