@@ -7,6 +7,7 @@
 # make demo            the demo migration (README)
 # make bench           the benchmark in a test VM (KERNEL=6.1 unless given):
 #                      table, JSON and chart into BENCH_OUT
+# make install         module, ftpagectl, uapi header (DESTDIR, PREFIX)
 # make clean
 
 KERNEL ?=
@@ -30,7 +31,7 @@ endif
 # checkout can hold builds for several kernels at once.
 BUILDDIR ?=
 
-.PHONY: all module userspace selftests test demo bench clean
+.PHONY: all module userspace selftests test demo bench install clean
 
 all: module userspace selftests
 
@@ -54,10 +55,26 @@ test: userspace selftests
 	$(VM)/run.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(T),--test $(T)) \
 		$(if $(EXTRA_TESTS),--extra $(abspath $(EXTRA_TESTS)))
 
+# make demo [KERNEL=6.1|6.12] [FAIL=dest|link]: see selftests/vm/demo.sh
 demo: userspace selftests
-	@echo "make demo: the demo migration lands with the end-to-end issue;"
-	@echo "until then it runs the remote-paging content test in a test VM."
-	$(VM)/run.sh --kernel 6.1 --test remote_content
+	$(VM)/demo.sh --kernel $(or $(KERNEL),6.1) $(if $(FAIL),--fail $(FAIL))
+
+# install: the module into /lib/modules/<release of KDIR>/extra (the
+# release the module was built for, from its vermagic), then depmod unless
+# DESTDIR is set; ftpagectl into PREFIX/sbin; the uapi header into
+# PREFIX/include/linux.
+PREFIX ?= /usr/local
+DESTDIR ?=
+KO = $(if $(BUILDDIR),$(BUILDDIR)/kmod/ftpage.ko,kmod/ftpage.ko)
+
+install: module userspace
+	@kver=$$(modinfo -F vermagic $(KO) | cut -d' ' -f1); \
+	test -n "$$kver" || { echo "install: no vermagic in $(KO)" >&2; exit 1; }; \
+	set -x; \
+	install -D -m 0644 $(KO) $(DESTDIR)/lib/modules/$$kver/extra/ftpage.ko && \
+	install -D -m 0755 userspace/ftpagectl $(DESTDIR)$(PREFIX)/sbin/ftpagectl && \
+	install -D -m 0644 uapi/linux/ftpage.h $(DESTDIR)$(PREFIX)/include/linux/ftpage.h && \
+	if [ -z "$(DESTDIR)" ]; then depmod -a $$kver; fi
 
 bench: userspace selftests
 	$(VM)/run.sh --bench $(BENCH_OUT) --kernel $(or $(KERNEL),6.1)

@@ -20,9 +20,11 @@
 
 #include <linux/ftpage.h>
 
-static const char *prog = "ftpagectl";
+#include "ftpagectl.h"
 
-static void die(const char *fmt, const char *arg, int err)
+const char *prog = "ftpagectl";
+
+void die(const char *fmt, const char *arg, int err)
 {
 	fprintf(stderr, "%s: ", prog);
 	fprintf(stderr, fmt, arg);
@@ -33,7 +35,7 @@ static void die(const char *fmt, const char *arg, int err)
 }
 
 /* Open the control node and do the API handshake; returns the fd. */
-static int ctl_open(struct ftpage_api *api_out)
+int ctl_open(struct ftpage_api *api_out)
 {
 	struct ftpage_api api = { .api = FTPAGE_API };
 	int fd = open(FTPAGE_CONTROL_PATH, O_RDWR | O_CLOEXEC);
@@ -271,7 +273,7 @@ static int cmd_checkpoint(int argc, char **argv)
 }
 
 /* "ADDR:PORT", "ADDR", "[V6ADDR]:PORT"; a missing port is 0 (module default). */
-static socklen_t parse_addr(const char *s, struct sockaddr_storage *ss)
+socklen_t parse_addr(const char *s, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -400,6 +402,11 @@ static const char *const ferr_names[] = {
 
 #define NAME_OF(tbl, i) \
 	((i) < sizeof(tbl) / sizeof(tbl[0]) && tbl[i] ? tbl[i] : "unknown")
+
+const char *ftp_state_name(uint32_t state)
+{
+	return NAME_OF(state_names, state);
+}
 
 #define U(x) ((unsigned long long)(x))
 
@@ -587,6 +594,7 @@ static const struct command {
 	{ "done", cmd_done, "done NAME" },
 	{ "wait", cmd_wait, "wait NAME [--timeout SEC]" },
 	{ "checkpoint", cmd_checkpoint, "checkpoint NAME --out FILE" },
+	{ "migrate", cmd_migrate, "migrate --qmp SOCKET (--listen|--from) ADDR[:PORT] [options]" },
 };
 
 static void usage(FILE *f)

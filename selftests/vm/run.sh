@@ -263,6 +263,10 @@ build_initrd() {
 	for t in "$ST"/build/tools/*; do
 		[ -f "$t" ] && [ -x "$t" ] && install -m 0755 "$t" "$st/usr/bin/"
 	done
+	# guests for QEMU in the VM (selftests/guest/)
+	for t in "$ST"/build/guest/*.elf; do
+		[ -f "$t" ] && install -m 0644 "$t" "$st/lib/ftpage/"
+	done
 	[ -x "$REPO/userspace/ftpagectl" ] &&
 		install -m 0755 "$REPO/userspace/ftpagectl" "$st/usr/bin/ftpagectl"
 	if [ -n "$ko" ]; then

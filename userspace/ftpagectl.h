@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ftpagectl: what the subcommands in other files share with ftpagectl.c.
+ */
+#ifndef FTPAGECTL_H
+#define FTPAGECTL_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <linux/ftpage.h>
+
+extern const char *prog;
+
+/* Print "prog: " fmt (with arg) [": strerror(err)"] and exit(1). */
+void die(const char *fmt, const char *arg, int err) __attribute__((noreturn));
+/* Open the control node and do the API handshake; returns the fd. */
+int ctl_open(struct ftpage_api *api_out);
+/* "ADDR:PORT", "ADDR", "[V6ADDR]:PORT"; returns the length, 0 if bad. */
+socklen_t parse_addr(const char *s, struct sockaddr_storage *ss);
+/* "local", "pulling", ... */
+const char *ftp_state_name(uint32_t state);
+
+/* migrate.c */
+int cmd_migrate(int argc, char **argv);
+
+#endif /* FTPAGECTL_H */
