@@ -3,10 +3,11 @@
  * Destination: pull a region from its source.
  *
  * A missing page is fetched once however many threads fault on it: the
- * first one inserts a struct ftp_fetch into @pending and queues it for the
- * tx thread, which alone sends PAGE_REQs (a fault never blocks on a
- * socket, and never sends from inside another sender's copy); the others
- * wait on the same fetch. A page arriving (demand reply or push) is
+ * first one inserts a struct ftp_fetch into @pending and sends its
+ * PAGE_REQ itself when the demand socket is free and has room (the
+ * socket never uses the task's page fragment, so sending from inside
+ * another sender's copy is safe), or queues it for the tx thread, which
+ * also resends after a reconnect; the others wait on the same fetch. A page arriving (demand reply or push) is
  * inserted into the page cache, then marked known, then its fetch is
  * resolved. Insertion into and removal from @pending, and completing a
  * fetch, happen under @pending_lock, after checking and setting the known
@@ -257,20 +258,48 @@ int ftp_dest_rx_thread(void *arg)
 	return ret;
 }
 
-static int ftp_dest_send_req(struct ftp_dest *d, struct ftp_fetch *f)
+/* Send a PAGE_REQ for @f; the caller holds send_lock. */
+static int ftp_dest_send_req_locked(struct ftp_dest *d, struct ftp_fetch *f,
+				    bool nowait)
 {
 	struct ftp_msg_page req = { .pgoff = cpu_to_le64(f->index) };
-	u64 id;
+	/* The generation of the connection it goes out on. */
+	u64 id = ftp_id_make(d->generation, atomic64_inc_return(&d->seq));
+
+	lockdep_assert_held(&d->send_lock);
+	if (!d->demand.fs.sock)
+		return -ENOTCONN;
+	if (nowait)
+		return ftp_try_send_msg(&d->demand.fs, FTP_MSG_PAGE_REQ, id,
+					&req, sizeof(req));
+	return ftp_send_msg(&d->demand.fs, FTP_MSG_PAGE_REQ, id, &req,
+			    sizeof(req), NULL, 0);
+}
+
+static int ftp_dest_send_req(struct ftp_dest *d, struct ftp_fetch *f)
+{
 	int ret;
 
 	mutex_lock(&d->send_lock);
-	/* The generation of the connection it goes out on. */
-	id = ftp_id_make(d->generation, atomic64_inc_return(&d->seq));
-	ret = d->demand.fs.sock ?
-		ftp_send_msg(&d->demand.fs, FTP_MSG_PAGE_REQ, id, &req,
-			     sizeof(req), NULL, 0) : -ENOTCONN;
+	ret = ftp_dest_send_req_locked(d, f, false);
 	mutex_unlock(&d->send_lock);
 	return ret;
+}
+
+/*
+ * Request @f from the faulting thread itself when the demand socket is
+ * free and has room, as nvme-tcp sends from the submitter: no hand-off to
+ * the tx thread, which costs a wakeup per fault. False: queue it.
+ */
+static bool ftp_dest_send_now(struct ftp_dest *d, struct ftp_fetch *f)
+{
+	int ret;
+
+	if (!test_bit(FTP_DEST_UP, &d->flags) || !mutex_trylock(&d->send_lock))
+		return false;
+	ret = ftp_dest_send_req_locked(d, f, true);
+	mutex_unlock(&d->send_lock);
+	return !ret;
 }
 
 /*
@@ -334,9 +363,10 @@ void ftp_dest_requeue(struct ftp_dest *d)
 /*
  * Start fetching @index, or join the fetch in flight. Returns a
  * referenced fetch, NULL when the page became known meanwhile (look it up
- * again), or an ERR_PTR when it cannot be fetched now. Never blocks on
- * the network: the tx thread sends the request. While the link is down
- * the fetch waits for the reconnect.
+ * again), or an ERR_PTR when it cannot be fetched now. Does not wait for
+ * the network: the request goes out at once if the socket has room, else
+ * the tx thread sends it. While the link is down the fetch waits for the
+ * reconnect.
  */
 struct ftp_fetch *ftp_dest_fetch_start(struct ftp_region *r, pgoff_t index)
 {
@@ -399,14 +429,19 @@ struct ftp_fetch *ftp_dest_fetch_start(struct ftp_region *r, pgoff_t index)
 		kfree(f);
 		return ERR_PTR(ret);
 	}
+	mutex_unlock(&d->pending_lock);
+	atomic64_inc(&r->stats.demand_faults);
+	if (ftp_dest_send_now(d, f))
+		return f;
 	/*
 	 * Queue under pending_lock: ftp_dest_stop() marks the link broken
 	 * under it before stopping the tx thread, so the thread is still there
 	 * to drain what was queued before.
 	 */
-	ftp_dest_queue(d, f);
+	mutex_lock(&d->pending_lock);
+	if (!d->broken && !completion_done(&f->done))
+		ftp_dest_queue(d, f);
 	mutex_unlock(&d->pending_lock);
-	atomic64_inc(&r->stats.demand_faults);
 	return f;
 }
 

@@ -143,18 +143,26 @@ int ftp_sock_connect(struct net *net, const struct sockaddr_storage *addr,
 	return 0;
 }
 
-/* Send all of @vec; 0 or a negative errno. */
-int ftp_sock_sendv(struct ftp_sock *fs, struct kvec *vec, size_t nr, size_t len)
+/*
+ * Send all of @vec; 0 or a negative errno. With @nowait, -EAGAIN when the
+ * socket has no room at all; once a byte is out the rest is sent even if
+ * that blocks, so a message is never left half sent.
+ */
+static int ftp_sock_sendv(struct ftp_sock *fs, struct kvec *vec, size_t nr,
+			  size_t len, bool nowait)
 {
 	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
 	int ret;
 
+	if (nowait)
+		msg.msg_flags |= MSG_DONTWAIT;
 	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, vec, nr, len);
 	while (msg_data_left(&msg)) {
 		ret = sock_sendmsg(fs->sock, &msg);
 		if (ret <= 0)
 			return ret ? ret : -EPIPE;
 		atomic64_add(ret, &fs->bytes_tx);
+		msg.msg_flags &= ~MSG_DONTWAIT;
 	}
 	return 0;
 }
@@ -189,9 +197,9 @@ u32 ftp_proto_crc32c(u32 crc, const void *p, u32 len)
 	return ~__crc32c_le(~crc, p, len);
 }
 
-/* Send one message: header, fixed payload, optional trailing page data. */
-int ftp_send_msg(struct ftp_sock *fs, unsigned int type, u64 id,
-		 const void *payload, u32 len, const void *data, u32 data_len)
+static int ftp_send_msg_how(struct ftp_sock *fs, bool nowait, unsigned int type,
+			    u64 id, const void *payload, u32 len,
+			    const void *data, u32 data_len)
 {
 	struct ftp_hdr h;
 	struct kvec vec[3];
@@ -204,7 +212,21 @@ int ftp_send_msg(struct ftp_sock *fs, unsigned int type, u64 id,
 		vec[nr++] = (struct kvec){ .iov_base = (void *)payload, .iov_len = len };
 	if (data_len)
 		vec[nr++] = (struct kvec){ .iov_base = (void *)data, .iov_len = data_len };
-	return ftp_sock_sendv(fs, vec, nr, sizeof(h) + len + data_len);
+	return ftp_sock_sendv(fs, vec, nr, sizeof(h) + len + data_len, nowait);
+}
+
+/* Send one message: header, fixed payload, optional trailing page data. */
+int ftp_send_msg(struct ftp_sock *fs, unsigned int type, u64 id,
+		 const void *payload, u32 len, const void *data, u32 data_len)
+{
+	return ftp_send_msg_how(fs, false, type, id, payload, len, data, data_len);
+}
+
+/* A small message, only if the socket has room now: else -EAGAIN. */
+int ftp_try_send_msg(struct ftp_sock *fs, unsigned int type, u64 id,
+		     const void *payload, u32 len)
+{
+	return ftp_send_msg_how(fs, true, type, id, payload, len, NULL, 0);
 }
 
 int ftp_send_error(struct ftp_sock *fs, enum ftp_err code)

@@ -36,11 +36,12 @@ void ftp_sock_set_deadline(struct ftp_sock *fs, unsigned int timeout_ms);
 void ftp_sock_shutdown(struct ftp_sock *fs);
 void ftp_sock_release(struct ftp_sock *fs);
 
-int ftp_sock_sendv(struct ftp_sock *fs, struct kvec *vec, size_t nr, size_t len);
 int ftp_sock_recv(struct ftp_sock *fs, void *buf, size_t len);
 
 int ftp_send_msg(struct ftp_sock *fs, unsigned int type, u64 id,
 		 const void *payload, u32 len, const void *data, u32 data_len);
+int ftp_try_send_msg(struct ftp_sock *fs, unsigned int type, u64 id,
+		     const void *payload, u32 len);
 int ftp_send_error(struct ftp_sock *fs, enum ftp_err code);
 /* Room for the fixed part of any message. */
 union ftp_msg_fixed {
