@@ -86,7 +86,7 @@ int ftp_dest_send_demand(struct ftp_dest *d, unsigned int type,
 	int ret;
 
 	mutex_lock(&d->send_lock);
-	ret = d->demand.fs.sock ?
+	ret = test_bit(FTP_DEST_UP, &d->flags) ?
 		ftp_send_msg(&d->demand.fs, type, 0, payload, len, NULL, 0) :
 		-ENOTCONN;
 	mutex_unlock(&d->send_lock);
@@ -208,6 +208,11 @@ static int ftp_dest_rx_one(struct ftp_dest_chan *c)
 	id = le64_to_cpu(h.id);
 	stale = id && ftp_id_gen(id) != READ_ONCE(d->generation);
 
+	/* Pages come on the demand and bulk channels only. */
+	if (c->kind == FTP_CHAN_JOURNAL && type != FTP_MSG_EPOCH_ACK &&
+	    type != FTP_MSG_ERROR)
+		return -EPROTO;
+
 	switch (type) {
 	case FTP_MSG_PAGE_DATA:
 		return ftp_dest_rx_page_data(c, le64_to_cpu(m.page.pgoff), stale);
@@ -216,6 +221,8 @@ static int ftp_dest_rx_one(struct ftp_dest_chan *c)
 			ftp_dest_zero(d, le64_to_cpu(m.page.pgoff), 1);
 		return 0;
 	case FTP_MSG_ZERO_RANGE:
+		if (c->kind != FTP_CHAN_BULK)
+			return -EPROTO;
 		ftp_dest_zero(d, le64_to_cpu(m.range.pgoff),
 			      le64_to_cpu(m.range.count));
 		return 0;
@@ -267,7 +274,7 @@ static int ftp_dest_send_req_locked(struct ftp_dest *d, struct ftp_fetch *f,
 	u64 id = ftp_id_make(d->generation, atomic64_inc_return(&d->seq));
 
 	lockdep_assert_held(&d->send_lock);
-	if (!d->demand.fs.sock)
+	if (!test_bit(FTP_DEST_UP, &d->flags))
 		return -ENOTCONN;
 	if (nowait)
 		return ftp_try_send_msg(&d->demand.fs, FTP_MSG_PAGE_REQ, id,
@@ -323,10 +330,11 @@ int ftp_dest_tx_thread(void *arg)
 		batch = llist_reverse_order(llist_del_all(&d->tx_queue));
 		llist_for_each_entry_safe(f, tmp, batch, tx_node) {
 			clear_bit(0, &f->queued);
-			if (!completion_done(&f->done) &&
-			    test_bit(FTP_DEST_UP, &d->flags)) {
+			/* Pairs with setting UP, then requeueing, in link.c. */
+			smp_mb__after_atomic();
+			if (!completion_done(&f->done)) {
 				err = ftp_dest_send_req(d, f);
-				if (err)
+				if (err && err != -ENOTCONN)
 					ftp_dest_link_lost(d, "demand", err);
 			}
 			ftp_fetch_put(f);

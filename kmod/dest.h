@@ -41,7 +41,6 @@ struct ftp_dest_chan {
 enum {
 	FTP_DEST_LINK_DOWN,	/* a channel failed: the keeper reconnects */
 	FTP_DEST_UP,		/* channels open and their threads running */
-	FTP_DEST_SOURCE_GONE,	/* the source region was destroyed */
 };
 
 struct ftp_dest {
@@ -72,6 +71,7 @@ struct ftp_dest {
 	u64 session;			/* random, pairs our channels */
 	u64 src_committed;		/* journal HELLO_ACK: applied there */
 	u64 up_ns;			/* when the channels last came up */
+	int final_err;			/* the source said: never resume */
 	atomic64_t seq;
 	atomic_t connected;		/* receive threads running */
 	atomic64_t reconnects;
@@ -93,6 +93,7 @@ struct ftp_dest {
 	struct delayed_work fence_work;	/* renewals and waits: r->state_wq */
 	struct mutex link_lock;		/* PULL against destroy */
 	u32 commit_ms;			/* automatic commits, 0: none */
+	struct delayed_work commit_work;
 
 	struct work_struct complete_work;
 };

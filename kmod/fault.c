@@ -250,20 +250,30 @@ static vm_fault_t ftp_vm_fault(struct vm_fault *vmf)
 	atomic64_inc(&r->stats.faults);
 	if (vmf->pgoff >= r->nr_pages)
 		return VM_FAULT_SIGBUS;
-	while (!ftp_dest_lease_ok(r)) {
-		ret = ftp_fault_fenced(r, vmf);
-		if (ret)
-			return ret;
-	}
 	for (;;) {
+		if (!ftp_dest_lease_ok(r)) {
+			ret = ftp_fault_fenced(r, vmf);
+			if (ret)
+				return ret;
+			continue;
+		}
 		folio = ftp_page_get_locked(r, vmf->pgoff);
-		if (!IS_ERR(folio))
+		if (IS_ERR(folio)) {
+			if (PTR_ERR(folio) != -ENODATA)
+				return ftp_errno_to_vm_fault(r, PTR_ERR(folio));
+			ret = ftp_fault_remote(r, vmf);
+			if (ret)
+				return ret;
+			continue;
+		}
+		/*
+		 * Checked again under the folio lock, which we hold until the
+		 * PTE is in: a fence that starts later zaps it.
+		 */
+		if (ftp_dest_lease_ok(r))
 			break;
-		if (PTR_ERR(folio) != -ENODATA)
-			return ftp_errno_to_vm_fault(r, PTR_ERR(folio));
-		ret = ftp_fault_remote(r, vmf);
-		if (ret)
-			return ret;
+		folio_unlock(folio);
+		folio_put(folio);
 	}
 	vmf->page = folio_file_page(folio, vmf->pgoff);
 	return VM_FAULT_LOCKED;
@@ -340,14 +350,14 @@ static vm_fault_t ftp_vm_page_mkwrite(struct vm_fault *vmf)
 	}
 	/*
 	 * Checked under the folio lock, which we hold until the PTE is
-	 * writable: a fence that starts later write-protects it again.
-	 * Waiting here holds the fault lock, as a frozen filesystem does.
+	 * writable: a fence that starts later zaps it. Fenced now: zap this
+	 * PTE and fault again, so that ->fault waits, without the fault lock.
 	 */
 	if (!ftp_dest_lease_ok(r)) {
+		unmap_mapping_pages(ftp_mapping(r), folio->index, 1, false);
 		folio_unlock(folio);
-		ftp_journal_write_end(r);
-		err = ftp_dest_lease_wait(r, false);
-		return err ? ftp_errno_to_vm_fault(r, err) : VM_FAULT_NOPAGE;
+		ret = VM_FAULT_NOPAGE;
+		goto out;
 	}
 	err = ftp_page_will_write(r, folio);
 	if (err) {
@@ -509,8 +519,12 @@ static int ftp_region_write_chunk(struct ftp_region *r, loff_t pos,
 	mutex_lock(&r->lock);
 	ftp_journal_write_begin(r);
 	folio_lock(folio);
-	err = folio->mapping == ftp_mapping(r) ? ftp_page_will_write(r, folio) :
-						 -ENODEV;
+	if (folio->mapping != ftp_mapping(r))
+		err = -ENODEV;
+	else if (!ftp_dest_lease_ok(r))	/* lapsed while we waited */
+		err = -EAGAIN;
+	else
+		err = ftp_page_will_write(r, folio);
 	if (!err) {
 		dst = kmap_local_folio(folio, offset_in_page(pos));
 		memcpy(dst, buf, n);
@@ -547,6 +561,9 @@ static ssize_t ftp_region_write_iter(struct kiocb *iocb, struct iov_iter *from)
 			break;
 		}
 		err = ftp_region_write_chunk(r, iocb->ki_pos, buf, n);
+		if (err == -EAGAIN)	/* fenced: wait, then try again */
+			err = ftp_dest_lease_wait(r, true) ?:
+			      ftp_region_write_chunk(r, iocb->ki_pos, buf, n);
 		if (err)
 			break;
 		done += n;

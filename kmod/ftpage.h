@@ -180,6 +180,7 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 		     int addrlen, u32 flags);
 void ftp_source_stop(struct ftp_region *r);
 void ftp_source_detach(struct ftp_region *r);
+long ftp_source_expire(struct ftp_region *r);
 void ftp_source_free(struct ftp_region *r);
 void ftp_source_status(struct ftp_region *r, struct ftpage_status *st);
 

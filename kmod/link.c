@@ -55,7 +55,7 @@ bool ftp_dest_lease_ok(struct ftp_region *r)
 
 	if (!d || !ftp_dest_needs_lease(r))
 		return true;
-	return !READ_ONCE(d->fenced) && ktime_get_ns() < READ_ONCE(d->lease_until);
+	return !READ_ONCE(d->fenced) && ktime_get_boottime_ns() < READ_ONCE(d->lease_until);
 }
 
 /*
@@ -97,15 +97,17 @@ static void ftp_dest_fence(struct ftp_dest *d)
 		d->r->name);
 	unmap_mapping_range(mapping, 0, 0, 0);
 	/*
-	 * A write fault that saw the lease valid keeps its folio locked until
-	 * its PTE is in: once we hold the lock, that PTE exists and is
-	 * write-protected here; every later write checks the lease.
+	 * A fault that saw the lease valid keeps its folio locked until its
+	 * PTE is in (->fault returns it locked, ->page_mkwrite too): once we
+	 * hold the lock that PTE exists, and we zap it; every later fault
+	 * checks the lease under the folio lock.
 	 */
 	folio_batch_init(&fbatch);
 	while (filemap_get_folios(mapping, &index, ULONG_MAX, &fbatch)) {
 		for (i = 0; i < folio_batch_count(&fbatch); i++) {
 			folio_lock(fbatch.folios[i]);
-			folio_mkclean(fbatch.folios[i]);
+			unmap_mapping_pages(mapping, fbatch.folios[i]->index, 1,
+					    false);
 			folio_unlock(fbatch.folios[i]);
 		}
 		folio_batch_release(&fbatch);
@@ -113,11 +115,24 @@ static void ftp_dest_fence(struct ftp_dest *d)
 	}
 }
 
+/*
+ * Run the fence work when @left ns have passed. The timer wheel may fire
+ * a long delay late by an eighth of it, so wake at three quarters and
+ * re-arm for the rest, which then comes within a jiffy or so.
+ */
+static void ftp_dest_arm_fence(struct ftp_dest *d, u64 left)
+{
+	unsigned long j = nsecs_to_jiffies(left);
+
+	mod_delayed_work(system_highpri_wq, &d->fence_work,
+			 j > 8 ? j - j / 4 : j + 1);
+}
+
 static void ftp_dest_fence_work(struct work_struct *work)
 {
 	struct ftp_dest *d = container_of(to_delayed_work(work),
 					  struct ftp_dest, fence_work);
-	u64 now = ktime_get_ns();
+	u64 now = ktime_get_boottime_ns();
 	bool fence = false;
 	u64 left = 0;
 
@@ -131,9 +146,8 @@ static void ftp_dest_fence_work(struct work_struct *work)
 	spin_unlock(&d->lease_lock);
 	if (fence)
 		ftp_dest_fence(d);
-	else if (left)			/* woke early */
-		mod_delayed_work(system_wq, &d->fence_work,
-				 nsecs_to_jiffies(left) + 1);
+	else if (left)			/* woke early, as armed */
+		ftp_dest_arm_fence(d, left);
 }
 
 /* A LEASE from the source (demand receive thread). */
@@ -141,7 +155,7 @@ void ftp_dest_lease_renew(struct ftp_dest *d, const struct ftp_msg_lease *m)
 {
 	u64 lease_ns = (u64)le32_to_cpu(m->lease_ms) * NSEC_PER_MSEC;
 	u64 stamp = le64_to_cpu(m->stamp);
-	u64 now = ktime_get_ns();
+	u64 now = ktime_get_boottime_ns();
 	u64 until;
 	bool was_fenced;
 
@@ -160,8 +174,7 @@ void ftp_dest_lease_renew(struct ftp_dest *d, const struct ftp_msg_lease *m)
 	if (was_fenced)
 		pr_info("region %s: lease renewed, no longer fenced\n", d->r->name);
 	wake_up_all(&d->r->state_wq);
-	mod_delayed_work(system_wq, &d->fence_work,
-			 nsecs_to_jiffies(until - now) + 1);
+	ftp_dest_arm_fence(d, until - now);
 }
 
 /* No lease matters any more (done, abandoned, destroyed): let waiters go. */
@@ -176,7 +189,7 @@ static void ftp_dest_lease_end(struct ftp_dest *d)
 
 void ftp_dest_lease_status(struct ftp_dest *d, struct ftpage_status *st)
 {
-	u64 now = ktime_get_ns(), until = READ_ONCE(d->lease_until);
+	u64 now = ktime_get_boottime_ns(), until = READ_ONCE(d->lease_until);
 
 	if (!ftp_dest_needs_lease(d->r))
 		return;
@@ -305,10 +318,27 @@ static void ftp_dest_chan_close(struct ftp_dest_chan *c)
 	ftp_thread_stop(&c->rx);
 }
 
+/*
+ * Senders on the demand channel (tx, faults, keeper, complete_work, DONE)
+ * test FTP_DEST_UP under send_lock: the socket is theirs only while the
+ * channels are up, never while the keeper connects or releases it.
+ */
+static void ftp_dest_set_up(struct ftp_dest *d, bool up)
+{
+	mutex_lock(&d->send_lock);
+	if (up)
+		set_bit(FTP_DEST_UP, &d->flags);
+	else
+		clear_bit(FTP_DEST_UP, &d->flags);
+	mutex_unlock(&d->send_lock);
+}
+
 /* Close every channel: threads stopped, sockets released. Idempotent. */
 static void ftp_dest_close_all(struct ftp_dest *d)
 {
-	clear_bit(FTP_DEST_UP, &d->flags);
+	/* Shut down first: a sender blocked on a dead link lets go. */
+	ftp_sock_shutdown(&d->demand.fs);
+	ftp_dest_set_up(d, false);
 	ftp_dest_chan_close(&d->journal);
 	ftp_dest_chan_close(&d->bulk);
 	ftp_dest_chan_close(&d->demand);
@@ -344,8 +374,8 @@ static int ftp_dest_go(struct ftp_dest *d)
 	if (ret)
 		return ret;
 	atomic_set(&d->connected, 3);
-	d->up_ns = ktime_get_ns();
-	set_bit(FTP_DEST_UP, &d->flags);
+	d->up_ns = ktime_get_boottime_ns();
+	ftp_dest_set_up(d, true);
 	wake_up_process(d->demand.rx);
 	wake_up_process(d->bulk.rx);
 	wake_up_process(d->journal.rx);
@@ -355,13 +385,11 @@ static int ftp_dest_go(struct ftp_dest *d)
 
 static int ftp_dest_heartbeat(struct ftp_dest *d)
 {
-	struct ftp_msg_heartbeat hb = { .stamp = cpu_to_le64(ktime_get_ns()) };
+	struct ftp_msg_heartbeat hb = { .stamp = cpu_to_le64(ktime_get_boottime_ns()) };
 	int ret;
 
-	if (!test_bit(FTP_DEST_UP, &d->flags))
-		return -ENOTCONN;
 	ret = ftp_dest_send_demand(d, FTP_MSG_HEARTBEAT, &hb, sizeof(hb));
-	if (ret)
+	if (ret && ret != -ENOTCONN)
 		ftp_dest_link_lost(d, "demand", ret);
 	return ret;
 }
@@ -381,12 +409,14 @@ static bool ftp_dest_ended(struct ftp_region *r)
 /* A channel failed (receive, send or silence): the keeper reconnects. */
 void ftp_dest_link_lost(struct ftp_dest *d, const char *what, int err)
 {
-	if (err == -ESHUTDOWN)		/* the source region was destroyed */
-		set_bit(FTP_DEST_SOURCE_GONE, &d->flags);
+	/* The source said we can never resume (see ftp_dest_final()). */
+	if (err == -ESHUTDOWN || err == -ESTALE)
+		cmpxchg(&d->final_err, 0, err);
 	if (test_and_set_bit(FTP_DEST_LINK_DOWN, &d->flags))
 		return;
 	wake_up(&d->keeper_wq);
-	if (ftp_dest_ended(d->r) || err == -ESHUTDOWN)
+	wake_up_all(&d->r->state_wq);		/* a PULL waiting for its lease */
+	if (ftp_dest_ended(d->r) || READ_ONCE(d->final_err))
 		return;
 	if (err == -EPROTO)
 		pr_warn_ratelimited("region %s: malformed message from the source\n",
@@ -453,9 +483,9 @@ static int ftp_dest_reconnect(struct ftp_dest *d)
 	int ret;
 
 	ftp_dest_close_all(d);
-	if (test_bit(FTP_DEST_SOURCE_GONE, &d->flags) &&
-	    ftp_dest_final(d, -ESHUTDOWN))
-		return -ESHUTDOWN;
+	ret = READ_ONCE(d->final_err);
+	if (ret && ftp_dest_final(d, ret))
+		return ret;
 	if (ftp_region_state(r) == FTPAGE_STATE_PULLING)
 		ftp_region_move(r, FTPAGE_STATE_BROKEN);
 	clear_bit(FTP_DEST_LINK_DOWN, &d->flags);
@@ -479,18 +509,23 @@ static int ftp_dest_reconnect(struct ftp_dest *d)
 	return 0;
 }
 
-/* Seal an epoch every commit_interval_ms, for callers without a blob. */
-static void ftp_dest_auto_commit(struct ftp_dest *d, unsigned long *next)
+/*
+ * Seal an epoch every commit_interval_ms, for callers without a blob; in
+ * its own work, so a long seal never delays a heartbeat.
+ */
+static void ftp_dest_commit_work(struct work_struct *work)
 {
+	struct ftp_dest *d = container_of(to_delayed_work(work),
+					  struct ftp_dest, commit_work);
 	u64 epoch, pages;
 
-	if (!d->commit_ms || time_before(jiffies, *next))
+	if (ftp_dest_ended(d->r))
 		return;
-	*next = jiffies + msecs_to_jiffies(d->commit_ms);
-	if (ftp_journal_commit(d->r, 0, 0, 0, &epoch, &pages))
-		return;
-	ftp_dbg(2, "region %s: automatic commit of epoch %llu (%llu pages)\n",
-		d->r->name, epoch, pages);
+	if (!ftp_journal_commit(d->r, 0, 0, 0, &epoch, &pages))
+		ftp_dbg(2, "region %s: automatic commit of epoch %llu (%llu pages)\n",
+			d->r->name, epoch, pages);
+	queue_delayed_work(system_unbound_wq, &d->commit_work,
+			   msecs_to_jiffies(d->commit_ms));
 }
 
 static int ftp_dest_keeper(void *arg)
@@ -498,7 +533,6 @@ static int ftp_dest_keeper(void *arg)
 	struct ftp_dest *d = arg;
 	struct ftp_region *r = d->r;
 	unsigned int backoff = FTP_RECONNECT_MIN_MS;
-	unsigned long next_commit = jiffies + msecs_to_jiffies(d->commit_ms);
 	unsigned long period;
 	u64 lapsed;
 
@@ -520,16 +554,13 @@ static int ftp_dest_keeper(void *arg)
 			backoff = FTP_RECONNECT_MIN_MS;
 		}
 		/* Silence for half a lease past its end: the link is dead. */
-		lapsed = ktime_get_ns() - max(READ_ONCE(d->lease_until), d->up_ns);
+		lapsed = ktime_get_boottime_ns() - max(READ_ONCE(d->lease_until), d->up_ns);
 		if ((s64)lapsed > (s64)d->lease_ms * NSEC_PER_MSEC / 2) {
 			ftp_dest_link_lost(d, "demand", -ETIMEDOUT);
 			continue;
 		}
 		ftp_dest_heartbeat(d);
-		ftp_dest_auto_commit(d, &next_commit);
 		period = msecs_to_jiffies(max(d->lease_ms / 4, 50U));
-		if (d->commit_ms)
-			period = min(period, msecs_to_jiffies(FTP_COMMIT_MIN_MS));
 		wait_event_interruptible_timeout(d->keeper_wq,
 				kthread_should_stop() || ftp_dest_ended(r) ||
 				test_bit(FTP_DEST_LINK_DOWN, &d->flags), period);
@@ -604,7 +635,10 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 	d->addrlen = addrlen;
 	if (!d->net)
 		d->net = get_net(current->nsproxy->net_ns);
-	d->session = get_random_u64();
+	/* A retried PULL keeps its session: the source may have bound it. */
+	if (!d->session)
+		d->session = get_random_u64();
+	d->final_err = 0;
 	d->generation = (get_random_u32() & 0x7fff) | 1;
 	d->lease_ms = READ_ONCE(ftp_lease_ms);
 	d->commit_ms = READ_ONCE(ftp_commit_interval_ms);
@@ -626,6 +660,9 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 	if (atomic64_read(&r->known_count) == r->nr_pages)
 		schedule_work(&d->complete_work);
 	wake_up_process(d->keeper);
+	if (d->commit_ms)
+		queue_delayed_work(system_unbound_wq, &d->commit_work,
+				   msecs_to_jiffies(d->commit_ms));
 	pr_info("region %s: pulling region %s from %pISpc\n", r->name,
 		d->source_name, addr);
 out_unlock:
@@ -640,7 +677,6 @@ int ftp_dest_done(struct ftp_region *r)
 {
 	struct ftp_dest *d = r->dst;
 	long left;
-	int ret;
 
 	if (!d)
 		return -EINVAL;
@@ -655,9 +691,7 @@ int ftp_dest_done(struct ftp_region *r)
 	default:
 		return -EINVAL;
 	}
-	ret = test_bit(FTP_DEST_UP, &d->flags) ?
-		ftp_dest_send_demand(d, FTP_MSG_DONE, NULL, 0) : -ENOTCONN;
-	if (ret)
+	if (ftp_dest_send_demand(d, FTP_MSG_DONE, NULL, 0))
 		return -ENOTCONN;
 	left = wait_event_killable_timeout(r->state_wq,
 			ftp_region_state(r) != FTPAGE_STATE_COMPLETE,
@@ -672,6 +706,7 @@ int ftp_dest_done(struct ftp_region *r)
 void ftp_dest_link_init(struct ftp_dest *d)
 {
 	INIT_DELAYED_WORK(&d->fence_work, ftp_dest_fence_work);
+	INIT_DELAYED_WORK(&d->commit_work, ftp_dest_commit_work);
 }
 
 /* Drop the link for good (destroy): threads stopped, waiters failed. */
@@ -689,6 +724,7 @@ void ftp_dest_stop(struct ftp_region *r)
 	ftp_journal_stop(r);
 	ftp_thread_stop(&d->tx);
 	cancel_work_sync(&d->complete_work);
+	cancel_delayed_work_sync(&d->commit_work);
 	ftp_dest_lease_end(d);
 	if (d->net) {
 		put_net(d->net);

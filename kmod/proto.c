@@ -56,8 +56,6 @@ int ftp_proto_check_hdr(const struct ftp_hdr *h)
 		return -FTP_ERR_PROTO;
 	if (type == 0 || type > FTP_MSG_TYPE_MAX || len != ftp_msg_len(type))
 		return -FTP_ERR_PROTO;
-	if (!len && h->csum)
-		return -FTP_ERR_PROTO;
 	return (int)len;
 }
 
@@ -169,12 +167,21 @@ void ftp_proto_hdr(struct ftp_hdr *h, unsigned int type, __u32 len, __u64 id)
 	h->id = cpu_to_le64(id);
 }
 
+__u32 ftp_proto_hdr_crc(const struct ftp_hdr *h)
+{
+	struct ftp_hdr z = *h;
+
+	z.csum = 0;
+	return ftp_proto_crc32c(0, &z, sizeof(z));
+}
+
 void ftp_proto_set_csum(struct ftp_hdr *h, const void *fixed, __u32 flen,
 			const void *data, __u32 dlen)
 {
-	__u32 crc = ftp_proto_crc32c(0, fixed, flen);
+	__u32 crc = ftp_proto_hdr_crc(h);
 
-	h->csum = flen + dlen ? cpu_to_le32(ftp_proto_crc32c(crc, data, dlen)) : 0;
+	crc = ftp_proto_crc32c(crc, fixed, flen);
+	h->csum = cpu_to_le32(ftp_proto_crc32c(crc, data, dlen));
 }
 
 unsigned int ftp_proto_pick_version(unsigned int peer_min, unsigned int peer_max)

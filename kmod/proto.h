@@ -4,7 +4,8 @@
  *
  * Every message is a struct ftp_hdr followed by hdr.len payload bytes.
  * All integers are little-endian; structs are packed with explicit
- * padding, which must be zero; hdr.csum is the CRC32C of the payload. A
+ * padding, which must be zero; hdr.csum is the CRC32C of the header (with
+ * csum zero) and the payload. A
  * destination opens three TCP connections to the source: the demand
  * channel (page requests and their replies, heartbeats and leases, so they
  * never queue behind bulk data), the bulk channel (the background push)
@@ -97,7 +98,7 @@ struct ftp_hdr {
 	__le16 type;		/* enum ftp_msg_type */
 	__le16 flags;		/* none defined: zero */
 	__le32 len;		/* payload bytes after this header */
-	__le32 csum;		/* CRC32C of the payload (0 if empty) */
+	__le32 csum;		/* CRC32C of header (csum 0) and payload */
 	__le64 id;		/* request id (generation << 48 | seq), or 0 */
 } __packed;
 
@@ -223,6 +224,9 @@ int ftp_proto_check_fixed(unsigned int type, const void *p,
 
 /* Fill a header for a message of @type with @len payload bytes. */
 void ftp_proto_hdr(struct ftp_hdr *h, unsigned int type, __u32 len, __u64 id);
+
+/* CRC32C of @h with its csum field zero: where a message's CRC starts. */
+__u32 ftp_proto_hdr_crc(const struct ftp_hdr *h);
 
 /* Set h->csum for a payload of @flen bytes at @fixed then @dlen at @data. */
 void ftp_proto_set_csum(struct ftp_hdr *h, const void *fixed, __u32 flen,

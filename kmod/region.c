@@ -16,6 +16,7 @@
 #include <linux/idr.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -340,14 +341,39 @@ int ftp_region_freeze(struct ftp_region *r)
  */
 int ftp_region_rollback(struct ftp_region *r)
 {
+	long left;
 	int ret;
 
 	if (r->role != FTPAGE_ROLE_SOURCE)
 		return -EINVAL;
+	switch (ftp_region_state(r)) {
+	case FTPAGE_STATE_FROZEN:
+	case FTPAGE_STATE_COMPLETE:
+		break;
+	case FTPAGE_STATE_ROLLED_BACK:
+		return -EALREADY;
+	default:
+		return -EINVAL;
+	}
+	/*
+	 * No VM may run on both sides: grant no more leases, and wait until
+	 * the last one granted has run out at the destination (it counts
+	 * from before we saw its heartbeat, so this is enough).
+	 */
+	left = ftp_source_expire(r);
+	if (left) {
+		pr_info("region %s: rolling back once the destination's lease ran out (%u ms)\n",
+			r->name, jiffies_to_msecs(left));
+		while (left && !fatal_signal_pending(current))
+			left = schedule_timeout_killable(left);
+		if (left)
+			return -EINTR;
+	}
+	/* Settle first (a partial epoch dropped), then say so (poll). */
+	ftp_source_detach(r);
 	ret = ftp_region_move(r, FTPAGE_STATE_ROLLED_BACK);
 	if (ret)
 		return ret;
-	ftp_source_detach(r);
 	pr_info("region %s: rolled back to epoch %llu, writable again\n",
 		r->name, READ_ONCE(r->committed_epoch));
 	return 0;

@@ -42,6 +42,7 @@ struct ftp_src_conn {
 	struct task_struct *task;	/* referenced */
 	enum ftp_channel kind;		/* 0 until the handshake named it */
 	bool done;			/* thread finished: reapable */
+	bool replaced;			/* by a reconnected channel */
 	struct sockaddr_storage peer;
 };
 
@@ -62,6 +63,7 @@ struct ftp_source {
 	atomic64_t retired_rx;
 
 	bool bound;			/* @session is ours for good */
+	bool expired;			/* no lease is granted any more */
 	unsigned long last_hb;		/* jiffies of the last heartbeat */
 	u64 reattaches;			/* bound session's demand reconnects */
 
@@ -76,16 +78,24 @@ struct ftp_source {
 };
 
 
-static bool ftp_source_may_send(struct ftp_region *r)
+static bool ftp_source_may_send(struct ftp_src_conn *c)
 {
-	return ftp_region_state(r) != FTPAGE_STATE_LOCAL || kthread_should_stop();
+	return ftp_region_state(c->src->r) != FTPAGE_STATE_LOCAL ||
+	       READ_ONCE(c->replaced) || kthread_should_stop();
 }
 
-/* Frozen yet? Returns 0 when pages may go out, -ESHUTDOWN otherwise. */
-static int ftp_source_wait_frozen(struct ftp_region *r)
+/*
+ * Frozen yet? Returns 0 when pages may go out, -ESHUTDOWN otherwise. (A
+ * request before the freeze holds up the heartbeats behind it: the
+ * destination should attach once the source is frozen.)
+ */
+static int ftp_source_wait_frozen(struct ftp_src_conn *c)
 {
-	wait_event_interruptible(r->state_wq, ftp_source_may_send(r));
-	if (kthread_should_stop() || ftp_region_is_dead(r))
+	struct ftp_region *r = c->src->r;
+
+	wait_event_interruptible(r->state_wq, ftp_source_may_send(c));
+	if (kthread_should_stop() || READ_ONCE(c->replaced) ||
+	    ftp_region_is_dead(r))
 		return -ESHUTDOWN;
 	return ftp_region_state(r) == FTPAGE_STATE_LOCAL ? -EINTR : 0;
 }
@@ -94,9 +104,12 @@ static void ftp_source_mark_sent(struct ftp_source *src, pgoff_t index, u64 coun
 {
 	u64 i;
 
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
 		if (!test_and_set_bit(index + i, src->sent))
 			atomic64_inc(&src->sent_count);
+		if (!((i + 1) & 4095))
+			cond_resched();
+	}
 }
 
 static int ftp_source_send_page(struct ftp_src_conn *c, pgoff_t index, u64 id)
@@ -138,6 +151,12 @@ static int ftp_source_heartbeat(struct ftp_src_conn *c, __le64 stamp)
 	};
 
 	mutex_lock(&src->lock);
+	/* Decided to roll back: a lease granted now could outlive it. */
+	if (src->expired) {
+		mutex_unlock(&src->lock);
+		ftp_send_error(&c->fs, FTP_ERR_ROLLED_BACK);
+		return -ESTALE;
+	}
 	if (!src->bound)
 		pr_info("region %s: destination %pISpc bound; lease %u ms, %s%u ms without heartbeat\n",
 			src->r->name, &c->peer, src->lease_ms,
@@ -164,12 +183,30 @@ static int ftp_source_done(struct ftp_src_conn *c)
 	ret = ftp_region_move(r, FTPAGE_STATE_DONE);
 	if (ret && ret != -EALREADY)
 		return -EPROTO;
+	/* Nothing is watched or leased any more. */
+	mutex_lock(&c->src->lock);
+	c->src->bound = false;
+	c->src->expired = true;
+	mutex_unlock(&c->src->lock);
 	ret = ftp_send_msg(&c->fs, FTP_MSG_DONE, 0, NULL, 0, NULL, 0);
 	unmap_mapping_range(r->inode->i_mapping, 0, 0, 1);
 	truncate_inode_pages(r->inode->i_mapping, 0);
 	pr_info("region %s: migration done: %pISpc owns the VM, memory released\n",
 		r->name, &c->peer);
 	return ret ?: -ESHUTDOWN;
+}
+
+static bool ftp_source_replaced_live(struct ftp_source *src)
+{
+	struct ftp_src_conn *o;
+	bool live = false;
+
+	mutex_lock(&src->lock);
+	list_for_each_entry(o, &src->conns, node)
+		if (READ_ONCE(o->replaced) && !READ_ONCE(o->done))
+			live = true;
+	mutex_unlock(&src->lock);
+	return live;
 }
 
 /* Before the push (re)starts: which pages does the destination have? */
@@ -182,7 +219,12 @@ static int ftp_source_resync(struct ftp_src_conn *c)
 	struct ftp_hdr h;
 	int ret;
 
-	/* What went out on a lost connection may never have arrived. */
+	/*
+	 * What went out on a lost connection may never have arrived; the
+	 * replaced threads must not mark pages sent after this.
+	 */
+	wait_event_timeout(src->done_wq, !ftp_source_replaced_live(src),
+			   msecs_to_jiffies(FTP_HANDSHAKE_TIMEOUT_MS));
 	bitmap_zero(src->sent, r->nr_pages);
 	atomic64_set(&src->sent_count, 0);
 	for (;;) {
@@ -213,7 +255,7 @@ static int ftp_source_serve_demand(struct ftp_src_conn *c)
 			return ret;
 		switch (ret) {
 		case FTP_MSG_PAGE_REQ:
-			ret = ftp_source_wait_frozen(r);
+			ret = ftp_source_wait_frozen(c);
 			if (ret)
 				return ret;
 			index = le64_to_cpu(m.page.pgoff);
@@ -288,7 +330,7 @@ static int ftp_source_push(struct ftp_src_conn *c)
 
 	ret = ftp_source_resync(c);
 	if (!ret)
-		ret = ftp_source_wait_frozen(r);
+		ret = ftp_source_wait_frozen(c);
 	if (ret)
 		return ret;
 	while (!src->no_push && !kthread_should_stop() && !ftp_region_is_dead(r)) {
@@ -352,6 +394,8 @@ static int ftp_source_claim(struct ftp_source *src, struct ftp_src_conn *c,
 	bool busy = false;
 
 	lockdep_assert_held(&src->lock);
+	if (src->expired)		/* rolling back */
+		return -ESTALE;
 	list_for_each_entry(o, &src->conns, node) {
 		if (o == c || READ_ONCE(o->done) || !o->kind)
 			continue;
@@ -384,9 +428,16 @@ static int ftp_source_claim_bound(struct ftp_source *src,
 	lockdep_assert_held(&src->lock);
 	if (session != src->session)
 		return -EBUSY;
-	list_for_each_entry(o, &src->conns, node)
-		if (o != c && o->kind == chan && !READ_ONCE(o->done))
+	if (src->expired)		/* rolling back */
+		return -ESTALE;
+	list_for_each_entry(o, &src->conns, node) {
+		if (o != c && o->kind == chan && !READ_ONCE(o->done)) {
+			WRITE_ONCE(o->replaced, true);
 			ftp_sock_shutdown(&o->fs);
+		}
+	}
+	/* A replaced thread may wait for the freeze: let it go. */
+	wake_up_all(&src->r->state_wq);
 	if (chan == FTP_CHAN_DEMAND)
 		src->reattaches++;
 	c->kind = chan;
@@ -457,7 +508,8 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 		ret = ftp_source_claim(src, c, session, chan);
 	mutex_unlock(&src->lock);
 	if (ret)
-		return ftp_source_refuse(c, FTP_ERR_BUSY, ret);
+		return ftp_source_refuse(c, ret == -ESTALE ? FTP_ERR_ROLLED_BACK :
+							      FTP_ERR_BUSY, ret);
 
 	ack.committed_epoch = cpu_to_le64(READ_ONCE(r->committed_epoch));
 	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO_ACK, 0, &ack, sizeof(ack), NULL, 0);
@@ -596,14 +648,6 @@ static void ftp_source_watch(struct work_struct *work)
 	unsigned long deadline;
 	bool lost;
 
-	mutex_lock(&src->lock);
-	deadline = src->last_hb + msecs_to_jiffies(src->deadline_ms);
-	lost = src->bound && src->deadline_ms && time_after_eq(jiffies, deadline);
-	if (src->bound && src->deadline_ms && !lost)	/* woke early */
-		mod_delayed_work(system_wq, &src->watch_work, deadline - jiffies);
-	mutex_unlock(&src->lock);
-	if (!lost)
-		return;
 	switch (ftp_region_state(r)) {
 	case FTPAGE_STATE_FROZEN:
 	case FTPAGE_STATE_COMPLETE:
@@ -611,6 +655,16 @@ static void ftp_source_watch(struct work_struct *work)
 	default:
 		return;
 	}
+	mutex_lock(&src->lock);
+	deadline = src->last_hb + msecs_to_jiffies(src->deadline_ms);
+	lost = src->bound && src->deadline_ms && time_after_eq(jiffies, deadline);
+	if (lost)
+		src->expired = true;
+	else if (src->bound && src->deadline_ms)	/* woke early */
+		mod_delayed_work(system_wq, &src->watch_work, deadline - jiffies);
+	mutex_unlock(&src->lock);
+	if (!lost)
+		return;
 	pr_warn("region %s: destination lost: no heartbeat for %u ms; rolling back\n",
 		r->name, src->deadline_ms);
 	ftp_region_rollback(r);
@@ -690,8 +744,29 @@ void ftp_source_detach(struct ftp_region *r)
 		return;
 	mutex_lock(&src->lock);
 	src->bound = false;
+	src->expired = true;
 	mutex_unlock(&src->lock);
 	ftp_source_reap(src, true);
+}
+
+/*
+ * Before a rollback: grant no more leases, and return how long the last
+ * one granted may still run at the destination (jiffies).
+ */
+long ftp_source_expire(struct ftp_region *r)
+{
+	struct ftp_source *src = smp_load_acquire(&r->src);
+	long left = 0;
+
+	if (!src)
+		return 0;
+	mutex_lock(&src->lock);
+	src->expired = true;
+	if (src->bound)
+		left = (long)(src->last_hb + msecs_to_jiffies(src->lease_ms) -
+			      jiffies);
+	mutex_unlock(&src->lock);
+	return max(left, 0L);
 }
 
 /* Are the demand threads of a dying source done telling the destination? */

@@ -270,8 +270,8 @@ int ftp_recv_msg(struct ftp_sock *fs, struct ftp_hdr *h, union ftp_msg_fixed *m,
 	if (ret)
 		return ret;
 	fs->rx_csum = le32_to_cpu(h->csum);
-	fs->rx_crc = ftp_proto_crc32c(0, m, len);
-	if (!ftp_proto_has_page(type) && len) {
+	fs->rx_crc = ftp_proto_crc32c(ftp_proto_hdr_crc(h), m, len);
+	if (!ftp_proto_has_page(type)) {
 		ret = ftp_check_csum(fs, fs->rx_crc);
 		if (ret)
 			return ret;

@@ -165,6 +165,45 @@ pair_teardown() {
 		host_cmd ip -force -batch - 2>/dev/null || true
 }
 
+# ---- link faults ------------------------------------------------------------
+
+# pair_link up|down: veth-a (netns ftpa) up or down; veth-b loses its carrier
+# with it, so both directions stop (TCP connections are not reset)
+pair_link() {
+	in_a ip link set "$PAIR_A_IF" "$1"
+}
+
+# pair_netem ARGS...: a netem qdisc on the egress of both veth ends,
+# replacing any root qdisc there; ARGS as for tools/ftp_netem (e.g. "loss
+# 100", "delay 5 jitter 1 loss 2 duplicate 1 reorder 25": ms and percent).
+# ftp_netem speaks rtnetlink itself: the host's tc takes seconds per call
+pair_netem() {
+	modprobe sch_netem 2>/dev/null || true
+	in_a ftp_netem "$PAIR_A_IF" "$@" && in_b ftp_netem "$PAIR_B_IF" "$@"
+}
+
+# pair_netem_clear: back to the default qdisc on both veth ends
+pair_netem_clear() {
+	in_a ftp_netem "$PAIR_A_IF" del
+	in_b ftp_netem "$PAIR_B_IF" del
+}
+
+# qdisc_set DEV ARGS...: root qdisc ARGS on DEV in the caller's netns (e.g.
+# `qdisc_set eth0 tbf rate 16mbit burst 32kb latency 50ms` to slow a twovm
+# link down) with the host's tc (seconds per call: not for timed faults);
+# qdisc_clear DEV removes it
+qdisc_set() {
+	_dev=$1
+	shift
+	modprobe sch_netem 2>/dev/null || true
+	modprobe sch_tbf 2>/dev/null || true
+	host_cmd tc qdisc replace dev "$_dev" root "$@"
+}
+
+qdisc_clear() {
+	host_cmd tc qdisc del dev "$1" root 2>/dev/null || true
+}
+
 # ---- topology twovm: two VMs, eth0 configured by the VM init ----------------
 
 twovm_self_addr() {

@@ -30,12 +30,6 @@
 
 static int ctl = -1;
 
-static int link_set(const char *updown)
-{
-	return ftp_sh("nsenter --net=/host/run/netns/" FTP_PAIR_A_NS
-		      " ip link set veth-a %s", updown);
-}
-
 static bool setup_pair(const char *src, const char *dst)
 {
 	bool ok;
@@ -92,7 +86,7 @@ static void test_kill(void)
 		return;
 	tap_check(touch_ok("k-dst", 1, 10000, &ms), "link up: page 1 fetched "
 		  "(%llu ms)", (unsigned long long)ms);
-	tap_check(!link_set("down"), "cut the link (veth-a down)");
+	tap_check(!ftp_pair_link(false), "cut the link (veth-a down)");
 
 	pid = ftp_touch_child("k-dst", SIZE, 7, false, 0);
 	r = ftp_wait_child(pid, 1500, &status, NULL);
@@ -114,7 +108,7 @@ static void test_kill(void)
 		  "dest still pulling, no error (state %s, errors %llu)",
 		  ftp_state_str(st.state), (unsigned long long)st.errors);
 
-	tap_check(!link_set("up"), "link back up");
+	tap_check(!ftp_pair_link(true), "link back up");
 	tap_check(touch_ok("k-dst", 7, 25000, &ms), "page 7 then fetched with "
 		  "the right content (%llu ms)", (unsigned long long)ms);
 	tap_check(touch_ok("k-dst", 8, 10000, &ms), "page 8 too (%llu ms)",
@@ -138,7 +132,7 @@ static void test_timeout(void)
 	if (!setup_pair("t-src", "t-dst"))
 		return;
 	tap_check(touch_ok("t-dst", 1, 10000, &ms), "link up: page 1 fetched");
-	link_set("down");
+	ftp_pair_link(false);
 	ftp_kmsg_mark("timeout");
 	pid = ftp_touch_child("t-dst", SIZE, 9, false, 0);
 	r = ftp_wait_child(pid, 10000, &status, &ms);
@@ -159,7 +153,7 @@ static void test_timeout(void)
 	tap_check(ftp_kmsg_has("timeout", "within 2000 ms") &&
 		  ftp_kmsg_has("timeout", "SIGBUS to pid"),
 		  "kernel log says why (no reply within 2000 ms, SIGBUS)");
-	link_set("up");
+	ftp_pair_link(true);
 	teardown_pair("t-src", "t-dst");
 }
 

@@ -162,6 +162,8 @@ const char *ftp_state_str(uint32_t s)
 		[FTPAGE_STATE_COMPLETE] = "complete",
 		[FTPAGE_STATE_BROKEN] = "broken",
 		[FTPAGE_STATE_ROLLED_BACK] = "rolled-back",
+		[FTPAGE_STATE_ABANDONED] = "abandoned",
+		[FTPAGE_STATE_DONE] = "done",
 	};
 
 	return s < sizeof(n) / sizeof(n[0]) && n[s] ? n[s] : "?";
@@ -173,6 +175,8 @@ const char *ftp_ferr_str(uint32_t e)
 		[FTPAGE_FERR_NONE] = "none", [FTPAGE_FERR_TIMEOUT] = "timeout",
 		[FTPAGE_FERR_LINK] = "link", [FTPAGE_FERR_DETACHED] = "detached",
 		[FTPAGE_FERR_FROZEN] = "frozen", [FTPAGE_FERR_DEAD] = "dead",
+		[FTPAGE_FERR_FENCED] = "fenced",
+		[FTPAGE_FERR_ABANDONED] = "abandoned",
 	};
 
 	return e < sizeof(n) / sizeof(n[0]) && n[e] ? n[e] : "?";
@@ -771,4 +775,421 @@ int ftp_guest_run(struct kg_vm *vm, int prog, const struct kg_args *args,
 		_exit(1);
 	}
 	return ret ? -1 : 0;
+}
+
+/* ---- fault tolerance ------------------------------------------------------ */
+
+#define FTP_PARAM_DIR "/sys/module/ftpage/parameters/"
+
+static int ftp_vsh(char *out, size_t len, bool lib, const char *fmt,
+		   va_list ap)
+{
+	char cmd[2048];
+	int n = 0, st;
+
+	if (lib)
+		n = snprintf(cmd, sizeof(cmd), ". '%s/lib.sh' && ",
+			     ftp_tests_dir());
+	vsnprintf(cmd + n, sizeof(cmd) - n, fmt, ap);
+	fflush(stdout);
+	if (!out) {
+		st = system(cmd);
+	} else {
+		FILE *f = popen(cmd, "r");
+		size_t got = 0;
+
+		if (!f)
+			return -1;
+		while (got + 1 < len) {
+			size_t r = fread(out + got, 1, len - 1 - got, f);
+
+			if (!r)
+				break;
+			got += r;
+		}
+		/* drain the rest so that the writer does not block */
+		while (fgetc(f) != EOF)
+			;
+		out[got] = 0;
+		while (got && out[got - 1] == '\n')
+			out[--got] = 0;
+		st = pclose(f);
+	}
+	if (st == -1 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+int ftp_lib_sh(const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = ftp_vsh(NULL, 0, true, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int ftp_sh_out(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = ftp_vsh(out, len, false, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int ftp_param_set(const char *name, unsigned long val)
+{
+	char path[128];
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), FTP_PARAM_DIR "%s", name);
+	f = fopen(path, "w");
+	if (!f) {
+		printf("# parameter %s: %s\n", name, strerror(errno));
+		return -1;
+	}
+	r = fprintf(f, "%lu\n", val) < 0;
+	r |= fclose(f) != 0;
+	if (r)
+		printf("# parameter %s=%lu: %s\n", name, val, strerror(errno));
+	return r ? -1 : 0;
+}
+
+long long ftp_param_get(const char *name)
+{
+	char path[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), FTP_PARAM_DIR "%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+bool ftp_lease_params(unsigned int lease_ms, unsigned int rollback_after_ms,
+		      unsigned int commit_interval_ms)
+{
+	bool ok = !ftp_param_set("lease_ms", lease_ms) &&
+		  !ftp_param_set("rollback_after_ms", rollback_after_ms) &&
+		  !ftp_param_set("commit_interval_ms", commit_interval_ms);
+
+	ok = ok && ftp_param_get("lease_ms") == lease_ms &&
+	     ftp_param_get("rollback_after_ms") == rollback_after_ms &&
+	     ftp_param_get("commit_interval_ms") == commit_interval_ms;
+	printf("# parameters lease_ms=%u rollback_after_ms=%u "
+	       "commit_interval_ms=%u: read back %lld %lld %lld\n", lease_ms, rollback_after_ms, commit_interval_ms,
+			 ftp_param_get("lease_ms"),
+			 ftp_param_get("rollback_after_ms"),
+	       ftp_param_get("commit_interval_ms"));
+	return ok;
+}
+
+int ftp_pair_link(bool up)
+{
+	return ftp_lib_sh("pair_link %s", up ? "up" : "down") ? -1 : 0;
+}
+
+int ftp_pair_netem(const char *args)
+{
+	if (!args)
+		return ftp_lib_sh("pair_netem_clear") ? -1 : 0;
+	return ftp_lib_sh("pair_netem %s", args) ? -1 : 0;
+}
+
+bool ftp_pair_pull(int ctl, const char *src, const char *dst, uint64_t size,
+		   uint32_t seed, ftp_page_pred want, unsigned int port,
+		   uint32_t serve_flags, int64_t *written)
+{
+	const char *step = "create the source";
+	bool ok;
+
+	*written = -1;
+	ok = !ftp_create(ctl, src, size, FTPAGE_ROLE_SOURCE);
+	if (ok) {
+		step = "fill the source";
+		*written = ftp_fill_pattern(src, size, seed, want);
+		ok = *written >= 0;
+	}
+	if (ok) {
+		step = "freeze";
+		ok = !ftp_freeze(ctl, src);
+	}
+	if (ok) {
+		step = "serve in ftpa";
+		ok = !ftp_netns_enter(FTP_PAIR_A_NS) &&
+		     !ftp_serve(ctl, src, FTP_PAIR_A_ADDR, port, serve_flags);
+	}
+	if (ok) {
+		step = "create the dest";
+		ok = !ftp_create(ctl, dst, size, FTPAGE_ROLE_DEST);
+	}
+	if (ok) {
+		step = "pull in ftpb";
+		ok = !ftp_netns_enter(FTP_PAIR_B_NS) &&
+		     !ftp_pull(ctl, dst, src, FTP_PAIR_A_ADDR, port);
+	}
+	if (!ok)
+		printf("# %s: %s\n", step, strerror(errno));
+	ftp_netns_enter(NULL);
+	printf("# source %s (%llu MiB, %lld pattern pages) frozen, served in "
+	       "ftpa%s; dest %s pulls in ftpb: %s\n", src, U(size >> 20),
+	       (long long)*written,
+	       serve_flags & FTPAGE_SERVE_NO_PUSH ? " (no push)" : "", dst,
+	       ok ? "ok" : "failed");
+	return ok;
+}
+
+int ftp_pull_retry(int ctl, const char *name, const char *src_name,
+		   const char *ip, unsigned int port, unsigned int timeout_ms)
+{
+	uint64_t end = ftp_now_ms() + timeout_ms;
+	int ret;
+
+	while ((ret = ftp_pull(ctl, name, src_name, ip, port)) &&
+	       (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+		errno == ENETUNREACH || errno == ETIMEDOUT) &&
+	       ftp_now_ms() < end)
+		ftp_sleep_ms(500);
+	return ret;
+}
+
+void ftp_pattern_image(void *buf, uint64_t size, uint32_t seed,
+		       ftp_page_pred want)
+{
+	uint64_t p;
+
+	for (p = 0; p < size / KG_PAGE_SIZE; p++) {
+		uint8_t *pg = (uint8_t *)buf + p * KG_PAGE_SIZE;
+
+		if (!want || want(p))
+			kg_pattern_fill(pg, (uint32_t)p, seed);
+		else
+			memset(pg, 0, KG_PAGE_SIZE);
+	}
+}
+
+void ftp_stamp_page(void *page, uint64_t tag, uint64_t p)
+{
+	uint64_t *w = page, i;
+
+	for (i = 0; i < KG_PAGE_SIZE / 8; i++)
+		w[i] = tag << 52 | (p & 0xffffffffull) << 12 | i;
+}
+
+/* pwrite pages [first, first + n) of model into fd */
+static int ftp_write_run(int fd, const char *name, const uint8_t *model,
+			 uint64_t first, uint64_t n)
+{
+	uint64_t at = first * KG_PAGE_SIZE;
+	ssize_t w = pwrite(fd, model + at, n * KG_PAGE_SIZE, (off_t)at);
+
+	if (w == (ssize_t)(n * KG_PAGE_SIZE))
+		return 0;
+	printf("# write %s at %llu: %s\n", name, U(at),
+	       w < 0 ? strerror(errno) : "short write");
+	return -1;
+}
+
+int64_t ftp_write_stamps(const char *name, uint8_t *model, uint64_t size,
+			 uint64_t tag, ftp_page_pred want)
+{
+	uint64_t pages = size / KG_PAGE_SIZE, p, first = 0, run = 0, n = 0;
+	int fd = ftp_open_region(name, O_RDWR);
+
+	if (fd < 0) {
+		printf("# write %s: %s\n", name, strerror(errno));
+		return -1;
+	}
+	for (p = 0; p < pages; p++) {
+		if (!want(p))
+			continue;
+		ftp_stamp_page(model + p * KG_PAGE_SIZE, tag, p);
+		if (run && (first + run != p || run == 256)) {
+			if (ftp_write_run(fd, name, model, first, run))
+				goto fail;
+			n += run;
+			run = 0;
+		}
+		if (!run)
+			first = p;
+		run++;
+	}
+	if (run && ftp_write_run(fd, name, model, first, run))
+		goto fail;
+	close(fd);
+	return (int64_t)(n + run);
+fail:
+	close(fd);
+	return -1;
+}
+
+uint64_t ftp_region_diff(const char *name, const void *model, uint64_t size,
+			 const char *what, unsigned int max_report)
+{
+	uint8_t *buf = malloc(size);
+	uint64_t n = ~0ull;
+
+	if (!buf) {
+		printf("# %s: out of memory\n", what);
+		return n;
+	}
+	memset(buf, 0x5a, size);
+	if (!ftp_region_read(name, buf, 0, size))
+		n = ftp_pages_diff(buf, model, size, what, max_report);
+	free(buf);
+	return n;
+}
+
+int ftp_wait_ended(const char *name, unsigned int timeout_ms, uint64_t *ms)
+{
+	int fd = ftp_open_region(name, O_RDONLY);
+	struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+	uint64_t t0 = ftp_now_ms();
+	int r;
+
+	if (ms)
+		*ms = 0;
+	if (fd < 0) {
+		printf("# poll %s: open: %s\n", name, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		uint64_t el = ftp_now_ms() - t0;
+
+		r = poll(&pfd, 1, el >= timeout_ms ? 0 : (int)(timeout_ms - el));
+		if (r >= 0 || errno != EINTR)
+			break;
+	}
+	if (ms)
+		*ms = ftp_now_ms() - t0;
+	if (r < 0)
+		printf("# poll %s: %s\n", name, strerror(errno));
+	else if (r > 0 && !(pfd.revents & POLLPRI))
+		printf("# poll %s: revents 0x%x without POLLPRI\n", name,
+		       pfd.revents);
+	close(fd);
+	return r < 0 ? -1 : r > 0 && (pfd.revents & POLLPRI) ? 1 : 0;
+}
+
+void ftp_lease_diag(const char *name, const struct ftpage_status *st)
+{
+	printf("# %s: %s %s, reconnects %llu, flags%s%s%s, lease_left_ms %u, "
+	       "connected %u, pages_known %llu/%llu present %llu, epoch %llu "
+	       "committed %llu journal %llu, errors %llu last %s\n", name,
+	       st->role == FTPAGE_ROLE_DEST ? "dest" : "source",
+	       ftp_state_str(st->state), U(st->reconnects),
+	       st->status_flags & FTPAGE_STATUS_FENCED ? " fenced" : "",
+	       st->status_flags & FTPAGE_STATUS_ATTACHED ? " attached" : "",
+	       st->status_flags ? "" : " none", st->lease_left_ms,
+	       st->connected, U(st->pages_known), U(st->pages_total),
+	       U(st->pages_present), U(st->epoch), U(st->committed_epoch),
+	       U(st->journal_bytes), U(st->errors),
+	       ftp_ferr_str(st->last_error));
+	fflush(stdout);
+}
+
+int ftp_wait_flag(int ctl, const char *name, uint32_t flag, bool set,
+		  unsigned int timeout_ms, struct ftpage_status *st)
+{
+	uint64_t end = ftp_now_ms() + timeout_ms;
+
+	for (;;) {
+		if (ftp_status(ctl, name, st))
+			return -1;
+		if ((st->status_flags & flag) == (set ? flag : 0))
+			return 0;
+		if (ftp_now_ms() >= end)
+			return -1;
+		ftp_sleep_ms(20);
+	}
+}
+
+int ftp_ticker_start(struct ftp_ticker *t, const char *name, uint64_t size,
+		     uint64_t page)
+{
+	uint64_t t0;
+
+	memset(t, 0, sizeof(*t));
+	t->pid = -1;
+	t->sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (t->sh == MAP_FAILED) {
+		t->sh = NULL;
+		return -1;
+	}
+	fflush(stdout);
+	t->pid = fork();
+	if (t->pid < 0)
+		return -1;
+	if (!t->pid) {
+		int fd = ftp_open_region(name, O_RDWR);
+		volatile uint64_t *m;
+		uint64_t c = 0;
+
+		signal(SIGBUS, SIG_DFL);
+		if (fd < 0)
+			_exit(10);
+		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED)
+			_exit(11);
+		m += page * (KG_PAGE_SIZE / 8);
+		t->sh[3] = 1;
+		while (!t->sh[2]) {
+			*m = ++c;
+			t->sh[1] = ftp_now_ms();
+			t->sh[0] = c;
+		}
+		_exit(0);
+	}
+	/* wait until it mapped the region (not until its first write) */
+	for (t0 = ftp_now_ms(); !t->sh[3] && ftp_now_ms() - t0 < 10000;)
+		ftp_sleep_ms(5);
+	return t->sh[3] ? 0 : -1;
+}
+
+bool ftp_ticker_wait(struct ftp_ticker *t, unsigned int timeout_ms)
+{
+	if (t->reaped)
+		return true;
+	if (t->pid <= 0 || ftp_wait_child(t->pid, timeout_ms, &t->status,
+					  NULL) != 1)
+		return false;
+	t->reaped = true;
+	return true;
+}
+
+bool ftp_ticker_stop(struct ftp_ticker *t, unsigned int timeout_ms)
+{
+	if (!t->sh || t->pid <= 0)
+		return false;
+	t->sh[2] = 1;
+	if (ftp_ticker_wait(t, timeout_ms))
+		return WIFEXITED(t->status) && !WEXITSTATUS(t->status);
+	kill(t->pid, SIGKILL);
+	waitpid(t->pid, &t->status, 0);
+	t->reaped = true;
+	return false;
+}
+
+void ftp_ticker_free(struct ftp_ticker *t)
+{
+	if (t->pid > 0 && !t->reaped) {
+		kill(t->pid, SIGKILL);
+		waitpid(t->pid, &t->status, 0);
+		t->reaped = true;
+	}
+	if (t->sh)
+		munmap((void *)t->sh, 4096);
+	t->sh = NULL;
 }

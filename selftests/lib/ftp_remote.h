@@ -163,6 +163,127 @@ uint64_t ftp_pages_diff(const void *got, const void *want, uint64_t size,
  */
 bool ftp_kmsg_clean(const char *tag);
 
+
+/*
+ * Fault tolerance (FTPAGE_FEATURE_LEASE): module parameters, link faults,
+ * the end-of-migration event, a writer that shows progress, page models.
+ */
+
+/* ftp_sh() with lib.sh sourced first: its functions (pair_link, pair_netem,
+ * qdisc_set, twovm_kill_peer, ...) are available.
+ */
+int ftp_lib_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ftp_sh() capturing up to len-1 bytes of stdout in out (NUL-terminated,
+ * trailing newlines removed); returns the exit status, or -1.
+ */
+int ftp_sh_out(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* /sys/module/ftpage/parameters/NAME: write val (0 or -1 with a
+ * diagnostic), read (-1 when unreadable).
+ */
+int ftp_param_set(const char *name, unsigned long val);
+long long ftp_param_get(const char *name);
+
+/* Set lease_ms, rollback_after_ms and commit_interval_ms (read by the
+ * module when SERVE/PULL starts) and check they read back (diagnostic).
+ */
+bool ftp_lease_params(unsigned int lease_ms, unsigned int rollback_after_ms,
+		      unsigned int commit_interval_ms);
+
+/* pair topology: veth-a (netns ftpa) up or down -- both ends lose carrier;
+ * netem with ARGS (tools/ftp_netem syntax: "loss 100", "delay 5 loss 2
+ * reorder 25") on the egress of both ends (NULL: remove it). 0 or -1.
+ */
+int ftp_pair_link(bool up);
+int ftp_pair_netem(const char *args);
+
+/* The other one of the pair: source filled with the kg pattern (seed) on
+ * the pages for which want(p) (all when NULL), frozen, served in ftpa with
+ * serve_flags; dest created and pulling in ftpb. *written: pattern pages.
+ * A diagnostic line; false on failure.
+ */
+bool ftp_pair_pull(int ctl, const char *src, const char *dst, uint64_t size,
+		   uint32_t seed, ftp_page_pred want, unsigned int port,
+		   uint32_t serve_flags, int64_t *written);
+
+/* twovm: PULL from the peer at ip:port, retrying while it does not serve
+ * yet (it boots at about the same time), for at most timeout_ms.
+ */
+int ftp_pull_retry(int ctl, const char *name, const char *src_name,
+		   const char *ip, unsigned int port, unsigned int timeout_ms);
+
+/* The model of a region filled by ftp_fill_pattern(): buf of size bytes. */
+void ftp_pattern_image(void *buf, uint64_t size, uint32_t seed,
+		       ftp_page_pred want);
+
+/* Stamp one page: every 64-bit word names tag, the page and the word. */
+void ftp_stamp_page(void *page, uint64_t tag, uint64_t p);
+
+/* For every page p with want(p): stamp page p of model with tag and pwrite
+ * it into region NAME (runs of pages in one call). Returns the number of
+ * pages written, or -1 (message).
+ */
+int64_t ftp_write_stamps(const char *name, uint8_t *model, uint64_t size,
+			 uint64_t tag, ftp_page_pred want);
+
+/* Read region NAME (pread) and compare it with model page by page: the
+ * number of differing pages (up to max_report printed), ~0 when the read
+ * failed.
+ */
+uint64_t ftp_region_diff(const char *name, const void *model, uint64_t size,
+			 const char *what, unsigned int max_report);
+
+/* Open region NAME's node and poll() it for POLLPRI (the migration ended
+ * on this side) for at most timeout_ms: 1 reported (*ms: time waited), 0
+ * timeout, -1 error. A timeout of 0 only looks.
+ */
+int ftp_wait_ended(const char *name, unsigned int timeout_ms, uint64_t *ms);
+
+/* One "# name: ..." line with state, reconnects, fenced/attached,
+ * lease_left_ms, connected, epochs, errors.
+ */
+void ftp_lease_diag(const char *name, const struct ftpage_status *st);
+
+/* Poll STATUS until (status_flags & flag) == (set ? flag : 0); like
+ * ftp_wait_state.
+ */
+int ftp_wait_flag(int ctl, const char *name, uint32_t flag, bool set,
+		  unsigned int timeout_ms, struct ftpage_status *st);
+
+/*
+ * A ticker: a child process that maps region NAME read-write and stamps a
+ * counter into dword 0 of page PAGE as fast as it can, recording in shared
+ * memory the count and the time (ftp_now_ms) of each completed write. Being
+ * a process, a SIGBUS kills it and not the test.
+ */
+struct ftp_ticker {
+	pid_t pid;
+	volatile uint64_t *sh;	/* [0] count, [1] ms of the last write,
+				 * [2] stop request, [3] 1 once mapped */
+	int status;		/* wait status once reaped */
+	bool reaped;
+};
+int ftp_ticker_start(struct ftp_ticker *t, const char *name, uint64_t size,
+		     uint64_t page);
+static inline uint64_t ftp_ticker_count(const struct ftp_ticker *t)
+{
+	return t->sh[0];
+}
+static inline uint64_t ftp_ticker_last_ms(const struct ftp_ticker *t)
+{
+	return t->sh[1];
+}
+/* Ask it to stop (it exits 0 after its current write), wait at most
+ * timeout_ms, SIGKILL it after that. Returns true when it exited by itself
+ * (t->status holds the wait status in any case).
+ */
+bool ftp_ticker_stop(struct ftp_ticker *t, unsigned int timeout_ms);
+/* Wait at most timeout_ms for it to die (of a signal, say); true if it did. */
+bool ftp_ticker_wait(struct ftp_ticker *t, unsigned int timeout_ms);
+void ftp_ticker_free(struct ftp_ticker *t);
+
 #endif /* FTP_REMOTE_H */
 
 /* A raw-KVM guest (kvm_guest.h) whose RAM (memslot 0, GPA 0) is mem. NULL

@@ -59,6 +59,12 @@ static inline int ftp_status(int ctl, const char *name, struct ftpage_status *st
 	return ioctl(ctl, FTPAGE_IOC_STATUS, st);
 }
 
+/* DONE (FTPAGE_FEATURE_LEASE): declare a complete migration done. */
+static inline int ftp_done(int ctl, const char *name)
+{
+	return ftp_ref_cmd(ctl, FTPAGE_IOC_DONE, name);
+}
+
 /* Path of a region's node in a caller buffer. */
 static inline const char *ftp_node(char *buf, size_t len, const char *name)
 {
