@@ -375,39 +375,6 @@ bool ftp_kmsg_has(const char *tag, const char *needle)
 	return found;
 }
 
-int ftp_pair_pull(int ctl, const char *src, const char *dst, uint64_t size,
-		  uint32_t seed, unsigned int port, uint32_t serve_flags)
-{
-	const char *step = "create the source";
-	int ret = -1;
-
-	if (ftp_create(ctl, src, size, FTPAGE_ROLE_SOURCE))
-		goto out;
-	step = "fill the source";
-	if (ftp_fill_pattern(src, size, seed, NULL) != (int64_t)(size / KG_PAGE_SIZE))
-		goto out;
-	step = "freeze the source";
-	if (ftp_freeze(ctl, src))
-		goto out;
-	step = "serve in ftpa";
-	if (ftp_netns_enter(FTP_PAIR_A_NS) ||
-	    ftp_serve(ctl, src, FTP_PAIR_A_ADDR, port, serve_flags))
-		goto out;
-	step = "create the dest";
-	if (ftp_create(ctl, dst, size, FTPAGE_ROLE_DEST))
-		goto out;
-	step = "pull in ftpb";
-	if (ftp_netns_enter(FTP_PAIR_B_NS) ||
-	    ftp_pull(ctl, dst, src, FTP_PAIR_A_ADDR, port))
-		goto out;
-	ret = 0;
-out:
-	if (ret)
-		printf("# %s -> %s: %s: %s\n", src, dst, step, strerror(errno));
-	ftp_netns_enter(NULL);
-	return ret;
-}
-
 void *ftp_region_map(const char *name, uint64_t size, int *fd)
 {
 	void *m;
@@ -912,8 +879,11 @@ bool ftp_pair_pull(int ctl, const char *src, const char *dst, uint64_t size,
 		   uint32_t serve_flags, int64_t *written)
 {
 	const char *step = "create the source";
+	int64_t n = -1;
 	bool ok;
 
+	if (!written)
+		written = &n;
 	*written = -1;
 	ok = !ftp_create(ctl, src, size, FTPAGE_ROLE_SOURCE);
 	if (ok) {

@@ -91,14 +91,6 @@ bool ftp_kmsg_has(const char *tag, const char *needle);
 pid_t ftp_touch_child(const char *name, uint64_t size, uint64_t page,
 		      bool check, uint32_t expect);
 
-/* The usual pair set-up: source SRC of size bytes created, filled with the
- * kg pattern (seed) on every page, frozen and served in netns ftpa on port
- * with serve_flags; dest DST created and pulling from it in ftpb. Returns
- * to the caller's netns. 0, or -1 with a diagnostic line.
- */
-int ftp_pair_pull(int ctl, const char *src, const char *dst, uint64_t size,
-		  uint32_t seed, unsigned int port, uint32_t serve_flags);
-
 /* mmap(MAP_SHARED, read/write) of region NAME; MAP_FAILED on failure, else
  * *fd is the open node (close it after munmap).
  */
@@ -201,7 +193,8 @@ int ftp_pair_netem(const char *args);
 
 /* The other one of the pair: source filled with the kg pattern (seed) on
  * the pages for which want(p) (all when NULL), frozen, served in ftpa with
- * serve_flags; dest created and pulling in ftpb. *written: pattern pages.
+ * serve_flags; dest created and pulling in ftpb. *written (if not NULL):
+ * pattern pages.
  * A diagnostic line; false on failure.
  */
 bool ftp_pair_pull(int ctl, const char *src, const char *dst, uint64_t size,

@@ -518,8 +518,8 @@ static void bench_ftpage(unsigned int vcpus, bool random)
 	void *mem = MAP_FAILED;
 	int fd = -1;
 
-	if (!tap_check(!ftp_pair_pull(ctl, "b-src", "b-dst", size, SEED,
-				      next_port++, FTPAGE_SERVE_NO_PUSH),
+	if (!tap_check(ftp_pair_pull(ctl, "b-src", "b-dst", size, SEED, NULL,
+				     next_port++, FTPAGE_SERVE_NO_PUSH, NULL),
 		       "ftpage %u vCPU: source served (no push), dest pulls",
 		       vcpus))
 		goto out;
@@ -766,8 +766,8 @@ static void bench_push(unsigned int port)
 	 * rate counts the pages pushed after the first look (the push may
 	 * have started before the pull returned).
 	 */
-	if (!tap_check(!ftp_pair_pull(ctl, "p-src", "p-dst", size, SEED,
-				      next_port++, 0),
+	if (!tap_check(ftp_pair_pull(ctl, "p-src", "p-dst", size, SEED, NULL,
+				     next_port++, 0, NULL),
 		       "push: source served, dest pulls %llu MiB",
 		       U(opt.push_mib)))
 		goto out;
