@@ -32,7 +32,11 @@
 #define SRC		"fn-src"
 #define DST		"fn-dst"
 #define BLOB_LEN	(256 * 1024)
+#ifndef NETEM			/* ft_corrupt.c includes this file */
 #define NETEM		"delay 5 jitter 1 loss 2 duplicate 1 reorder 25"
+#define TEST		"ft_netem"
+#define CHECKS		15
+#endif
 
 static bool seven_in_eight(uint64_t p)
 {
@@ -86,7 +90,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!model || !blob || !ck)
 		tap_skip_all("out of memory");
-	tap_plan(15);
+	tap_plan(CHECKS);
 	if (!tap_check(!ftp_pair_setup(), "pair topology up"))
 		return tap_finish();
 	ctl = ftp_ctl_open();
@@ -98,7 +102,7 @@ int main(void)
 		return tap_finish();
 	ftp_sh("nsenter --net=/host/run/netns/" FTP_PAIR_B_NS
 	       " ping -c 3 -i 0.2 " FTP_PAIR_A_ADDR " | sed 's/^/# /'");
-	ftp_kmsg_mark("ft_netem");
+	ftp_kmsg_mark(TEST);
 
 	t0 = ftp_now_ms();
 	if (!tap_check(ftp_pair_pull(ctl, SRC, DST, SIZE, SEED, seven_in_eight,
@@ -134,6 +138,11 @@ int main(void)
 		  (unsigned long long)dd.pattern_pages, (long long)written,
 		  (unsigned long long)dd.nonzero_pages,
 		  (unsigned long long)dd.hash, (unsigned long long)ds.hash);
+#ifdef FT_CORRUPT
+	tap_check(ftp_kmsg_has(TEST, "checksum mismatch") && sd.reconnects >= 1,
+		  "corruption caught by the message CRC, connection reset and "
+		  "resumed (reconnects %llu)", (unsigned long long)sd.reconnects);
+#endif
 
 	/* an epoch over the same link */
 	ftp_pattern_image(model, SIZE, SEED, seven_in_eight);
@@ -162,7 +171,7 @@ int main(void)
 		  "checkpoint: epoch %llu, the blob (%llu bytes) (%s)",
 		  (unsigned long long)epoch, (unsigned long long)len,
 		  e ? strerror(e) : "ok");
-	tap_check(ftp_kmsg_clean("ft_netem"), "no kernel warning");
+	tap_check(ftp_kmsg_clean(TEST), "no kernel warning");
 	tap_check(!ftp_destroy(ctl, DST) && !ftp_destroy(ctl, SRC),
 		  "destroy both regions");
 	close(ctl);

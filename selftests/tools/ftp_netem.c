@@ -7,7 +7,7 @@
  *
  *   ftp_netem DEV del
  *   ftp_netem DEV [delay MS] [jitter MS] [loss PCT] [duplicate PCT]
- *                 [reorder PCT] [limit PACKETS]
+ *                 [reorder PCT] [corrupt PCT] [limit PACKETS]
  *
  * PCT may have decimals (0.5); reorder needs a delay (as with tc). The
  * qdisc replaces whatever root qdisc DEV has. Exit 0, 1 on error, 2 usage.
@@ -58,7 +58,7 @@ static uint32_t prob(const char *s)
 static int usage(void)
 {
 	fprintf(stderr, "usage: ftp_netem DEV del | ftp_netem DEV [delay MS] "
-		"[jitter MS] [loss PCT] [duplicate PCT] [reorder PCT] "
+		"[jitter MS] [loss PCT] [duplicate PCT] [reorder PCT] [corrupt PCT] "
 		"[limit N]\n");
 	return 2;
 }
@@ -68,6 +68,7 @@ int main(int argc, char **argv)
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	struct tc_netem_qopt q = { .limit = 1000 };
 	struct tc_netem_reorder ro = { 0 };
+	struct tc_netem_corrupt co = { 0 };
 	int64_t latency = 0, jitter = 0;
 	struct req r;
 	bool del;
@@ -96,6 +97,8 @@ int main(int argc, char **argv)
 			q.duplicate = prob(argv[i + 1]);
 		else if (!strcmp(argv[i], "reorder"))
 			ro.probability = prob(argv[i + 1]);
+		else if (!strcmp(argv[i], "corrupt"))
+			co.probability = prob(argv[i + 1]);
 		else if (!strcmp(argv[i], "limit"))
 			q.limit = (uint32_t)strtoul(argv[i + 1], NULL, 0);
 		else
@@ -128,6 +131,8 @@ int main(int argc, char **argv)
 		addattr(&r.n, TCA_OPTIONS, &q, sizeof(q));
 		if (ro.probability)
 			addattr(&r.n, TCA_NETEM_REORDER, &ro, sizeof(ro));
+		if (co.probability)
+			addattr(&r.n, TCA_NETEM_CORRUPT, &co, sizeof(co));
 		if (latency)
 			addattr(&r.n, TCA_NETEM_LATENCY64, &latency, sizeof(latency));
 		if (jitter)
