@@ -196,8 +196,9 @@ refuse:
 }
 
 /*
- * Source: does the HELLO's authentication fit ours? Then put our
- * challenge and proof into @ack. 0 or -EKEYREJECTED (logged).
+ * Source: does the HELLO's authentication fit ours (both with a key, or
+ * both without)? Then, with a key, put our challenge and proof into @ack.
+ * 0 or -EKEYREJECTED (logged).
  */
 int ftp_auth_source_ack(struct crypto_shash *tfm, const char *rname,
 			const struct sockaddr_storage *peer,
@@ -206,9 +207,13 @@ int ftp_auth_source_ack(struct crypto_shash *tfm, const char *rname,
 {
 	const char *why;
 
-	if (!tfm)
+	if (!tfm) {
+		why = "it authenticates, but we serve with --insecure";
+		if (ftp_auth_wanted(hello->features))
+			goto refuse;
 		return 0;
-	why = "it does not authenticate (no key there, or --insecure)";
+	}
+	why = "not authenticated: it does not authenticate (no key there, or --insecure)";
 	if (!ftp_auth_wanted(hello->features))
 		goto refuse;
 	ack->features |= cpu_to_le64(FTP_PROTO_FEAT_AUTH);
@@ -222,8 +227,8 @@ int ftp_auth_source_ack(struct crypto_shash *tfm, const char *rname,
 	return 0;
 
 refuse:
-	pr_warn_ratelimited("region %s: destination %pISpc not authenticated: %s\n",
-			    rname, peer, why);
+	pr_warn_ratelimited("region %s: destination %pISpc %s\n", rname, peer,
+			    why);
 	return -EKEYREJECTED;
 }
 

@@ -398,7 +398,8 @@ static int ftp_source_claim_bound(struct ftp_source *src,
 
 /*
  * With a key, prove it in HELLO_ACK and check the destination's AUTH,
- * before the peer may claim anything. Without, nothing to do.
+ * before the peer may claim anything. Without, refuse a peer that wants
+ * authentication.
  */
 static int ftp_source_authenticate(struct ftp_src_conn *c,
 				   const struct ftp_msg_hello *hello,
@@ -411,11 +412,11 @@ static int ftp_source_authenticate(struct ftp_src_conn *c,
 	struct ftp_hdr h;
 	int ret;
 
-	if (!src->auth)
-		return 0;
 	ret = ftp_auth_source_ack(src->auth, r->name, &c->peer, hello, ack);
 	if (ret)
 		return ftp_source_refuse(c, FTP_ERR_AUTH, ret);
+	if (!src->auth)
+		return 0;
 	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO_ACK, 0, ack, sizeof(*ack),
 			   NULL, 0);
 	if (ret)
