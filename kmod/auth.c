@@ -208,7 +208,7 @@ int ftp_auth_source_ack(struct crypto_shash *tfm, const char *rname,
 	const char *why;
 
 	if (!tfm) {
-		why = "it authenticates, but we serve with --insecure";
+		why = "wants authentication, but we serve with --insecure";
 		if (ftp_auth_wanted(hello->features))
 			goto refuse;
 		return 0;

@@ -152,7 +152,7 @@ static void test_refusals(void)
 	tap_errno(ftp_pull_flags(ctl, "ak-wrong", "ak-src2", FTP_PAIR_A_ADDR,
 				 PORT_INSECURE, FTP_SECURE), EKEYREJECTED,
 		  "a destination with a key refuses a source without");
-	tap_check(ftp_kmsg_has("ak-insecure-src", "it authenticates, but we serve with --insecure"),
+	tap_check(ftp_kmsg_has("ak-insecure-src", "wants authentication, but we serve with --insecure"),
 		  "kernel log: the source does not authenticate");
 	ftp_netns_enter(NULL);
 }
