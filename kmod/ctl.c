@@ -18,6 +18,7 @@
 #include <linux/uaccess.h>
 
 #include "ftpage.h"
+#include "auth.h"
 
 struct ftp_ctl {
 	bool api_done;		/* FTPAGE_IOC_API succeeded on this file */
@@ -35,7 +36,8 @@ struct ftp_ctl {
 				 FTP_IOC_BIT(FTPAGE_IOC_COMMIT) |	\
 				 FTP_IOC_BIT(FTPAGE_IOC_ROLLBACK) |	\
 				 FTP_IOC_BIT(FTPAGE_IOC_CHECKPOINT) |	\
-				 FTP_IOC_BIT(FTPAGE_IOC_DONE))
+				 FTP_IOC_BIT(FTPAGE_IOC_DONE) |		\
+				 FTP_IOC_BIT(FTPAGE_IOC_SET_KEY))
 
 static void __maybe_unused ftp_ctl_abi_check(void)
 {
@@ -47,6 +49,7 @@ static void __maybe_unused ftp_ctl_abi_check(void)
 	BUILD_BUG_ON(sizeof(struct ftpage_peer) != 56);
 	BUILD_BUG_ON(sizeof(struct ftpage_commit) != 64);
 	BUILD_BUG_ON(sizeof(struct ftpage_checkpoint) != 64);
+	BUILD_BUG_ON(sizeof(struct ftpage_key) != 48);
 }
 
 #define ftp_reserved_zero(field) (!memchr_inv((field), 0, sizeof(field)))
@@ -291,7 +294,34 @@ static long ftp_ioc_peer(void __user *argp, unsigned int cmd)
 	if (cmd == FTPAGE_IOC_SERVE)
 		ret = ftp_source_serve(r, &ss, p.addrlen, p.flags);
 	else
-		ret = ftp_dest_pull(r, peer_name, &ss, p.addrlen);
+		ret = ftp_dest_pull(r, peer_name, &ss, p.addrlen, p.flags);
+	ftp_region_put(r);
+	return ret;
+}
+
+/* SET_KEY: the key never shows up again, in any log or answer. */
+static long ftp_ioc_set_key(void __user *argp)
+{
+	struct ftpage_key k;
+	struct ftp_region *r;
+	u8 *key;
+	int ret;
+
+	if (copy_from_user(&k, argp, sizeof(k)))
+		return -EFAULT;
+	if (k.flags || !ftp_reserved_zero(k.reserved) ||
+	    k.key_len < FTPAGE_KEY_MIN || k.key_len > FTPAGE_KEY_MAX)
+		return -EINVAL;
+	r = ftp_get_region(k.name);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	key = memdup_user(u64_to_user_ptr(k.key), k.key_len);
+	if (IS_ERR(key)) {
+		ret = PTR_ERR(key);
+		goto out_put;
+	}
+	ret = ftp_region_set_key(r, key, k.key_len);
+out_put:
 	ftp_region_put(r);
 	return ret;
 }
@@ -336,6 +366,7 @@ static long ftp_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 	case FTPAGE_IOC_ROLLBACK:
 	case FTPAGE_IOC_CHECKPOINT:
 	case FTPAGE_IOC_DONE:
+	case FTPAGE_IOC_SET_KEY:
 		break;
 	default:
 		return -ENOTTY;
@@ -361,6 +392,8 @@ static long ftp_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		return ftp_ioc_checkpoint(argp);
 	case FTPAGE_IOC_STATUS:
 		return ftp_ioc_status(argp);
+	case FTPAGE_IOC_SET_KEY:
+		return ftp_ioc_set_key(argp);
 	case FTPAGE_IOC_SERVE:
 	case FTPAGE_IOC_PULL:
 		return ftp_ioc_peer(argp, cmd);

@@ -35,6 +35,7 @@ struct ftp_dest_chan {
 	struct ftp_sock fs;
 	struct task_struct *rx;	/* receive thread, referenced */
 	enum ftp_channel kind;
+	u8 session_key[FTP_AUTH_MAC_LEN];	/* from the handshake */
 };
 
 /* d->flags */
@@ -67,6 +68,7 @@ struct ftp_dest {
 	struct sockaddr_storage addr;
 	int addrlen;
 	struct net *net;		/* referenced */
+	struct crypto_shash *auth;	/* keyed HMAC, NULL: insecure */
 	u16 generation;			/* of the current connection */
 	u64 session;			/* random, pairs our channels */
 	u64 src_committed;		/* journal HELLO_ACK: applied there */

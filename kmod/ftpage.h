@@ -99,6 +99,11 @@ struct ftp_region {
 	atomic64_t known_count;
 
 	u32 last_error;			/* enum ftpage_fault_error */
+	bool insecure;			/* served / pulled without auth */
+
+	/* The pre-shared key (SET_KEY), under @lock; wiped on destroy. */
+	u8 *key;
+	u32 key_len;
 	struct ftp_region_stats stats;
 
 	/* Destination: epochs to commit back (journal.c). */
@@ -188,7 +193,7 @@ void ftp_source_status(struct ftp_region *r, struct ftpage_status *st);
 int ftp_dest_init(struct ftp_region *r);
 void ftp_dest_uninit(struct ftp_region *r);
 int ftp_dest_pull(struct ftp_region *r, const char *source_name,
-		  const struct sockaddr_storage *addr, int addrlen);
+		  const struct sockaddr_storage *addr, int addrlen, u32 flags);
 void ftp_dest_stop(struct ftp_region *r);
 void ftp_dest_status(struct ftp_region *r, struct ftpage_status *st);
 struct ftp_fetch *ftp_dest_fetch_start(struct ftp_region *r, pgoff_t index);

@@ -29,6 +29,7 @@
 #include <linux/rmap.h>
 #include <net/net_namespace.h>
 
+#include "auth.h"
 #include "dest.h"
 
 #define FTP_RECONNECT_MIN_MS	100
@@ -199,46 +200,81 @@ void ftp_dest_lease_status(struct ftp_dest *d, struct ftpage_status *st)
 		st->lease_left_ms = div_u64(until - now, NSEC_PER_MSEC);
 }
 
-/* Send HELLO on a connected channel and wait for HELLO_ACK. */
+/* The source's answer @want to our handshake, or its refusal (logged). */
+static int ftp_dest_answer(struct ftp_dest_chan *c, unsigned int want,
+			   union ftp_msg_fixed *m)
+{
+	struct ftp_region *r = c->d->r;
+	struct ftp_proto_limits lim = { .nr_pages = r->nr_pages };
+	struct ftp_hdr h;
+	int ret;
+
+	ret = ftp_recv_msg(&c->fs, &h, m, &lim);
+	if (ret < 0)
+		return ret;
+	if (ret == FTP_MSG_ERROR) {
+		ret = ftp_err_to_errno(le32_to_cpu(m->error.code));
+		if (ret != -ESTALE && ret != -EALREADY && ret != -ESHUTDOWN)
+			pr_err_ratelimited("region %s: source refused us: %s\n",
+					   r->name,
+					   ftp_err_name(le32_to_cpu(m->error.code)));
+		return ret;
+	}
+	return ret == want ? 0 : -EPROTO;
+}
+
+/*
+ * With a key: check the source's proof in HELLO_ACK, send ours, wait for
+ * the source to accept it.
+ */
+static int ftp_dest_authenticate(struct ftp_dest_chan *c,
+				 const struct ftp_msg_hello *hello,
+				 const struct ftp_msg_hello_ack *ack)
+{
+	struct ftp_dest *d = c->d;
+	struct ftp_msg_auth proof;
+	union ftp_msg_fixed m;
+	int ret;
+
+	if (!d->auth)
+		return 0;
+	ret = ftp_auth_dest(d->auth, d->r->name, hello, ack, &proof,
+			    c->session_key);
+	if (ret) {
+		ftp_send_error(&c->fs, FTP_ERR_AUTH);
+		return ret;
+	}
+	ret = ftp_send_msg(&c->fs, FTP_MSG_AUTH, 0, &proof, sizeof(proof),
+			   NULL, 0);
+	return ret ?: ftp_dest_answer(c, FTP_MSG_AUTH, &m);
+}
+
+/* Send HELLO on a connected channel and wait for HELLO_ACK (and AUTH). */
 static int ftp_dest_handshake(struct ftp_dest_chan *c)
 {
 	struct ftp_dest *d = c->d;
 	struct ftp_region *r = d->r;
-	struct ftp_proto_limits lim = { .nr_pages = r->nr_pages };
 	struct ftp_msg_hello hello = {
 		.version_min = cpu_to_le16(FTP_PROTO_VERSION_MIN),
 		.version_max = cpu_to_le16(FTP_PROTO_VERSION_MAX),
 		.channel = cpu_to_le16(c->kind),
 		.generation = cpu_to_le16(d->generation),
-		.features = cpu_to_le64(FTP_PROTO_FEATURES),
 		.session = cpu_to_le64(d->session),
 		.region_size = cpu_to_le64(r->size),
 	};
 	union ftp_msg_fixed m;
-	struct ftp_hdr h;
-	unsigned int type, version;
+	unsigned int version;
 	int ret;
 
 	strscpy((char *)hello.region, d->source_name, sizeof(hello.region));
+	ftp_auth_hello(d->auth, &hello);
 	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO, 0, &hello, sizeof(hello), NULL, 0);
 	if (ret)
 		return ret;
 	ftp_sock_set_deadline(&c->fs, FTP_HANDSHAKE_TIMEOUT_MS);
-	ret = ftp_recv_msg(&c->fs, &h, &m, &lim);
-	if (ret < 0)
+	ret = ftp_dest_answer(c, FTP_MSG_HELLO_ACK, &m);
+	if (ret)
 		goto out;
-	type = ret;
-	ret = -EPROTO;
-	if (type != FTP_MSG_HELLO_ACK && type != FTP_MSG_ERROR)
-		goto out;
-	if (type == FTP_MSG_ERROR) {
-		ret = ftp_err_to_errno(le32_to_cpu(m.error.code));
-		if (ret != -ESTALE && ret != -EALREADY && ret != -ESHUTDOWN)
-			pr_err_ratelimited("region %s: source refused us: %s\n",
-					   r->name,
-					   ftp_err_name(le32_to_cpu(m.error.code)));
-		goto out;
-	}
 	version = le16_to_cpu(m.ack.version);
 	if (version < FTP_PROTO_VERSION_MIN || version > FTP_PROTO_VERSION_MAX) {
 		pr_err("region %s: source speaks protocol version %u, we speak %u..%u\n",
@@ -252,9 +288,9 @@ static int ftp_dest_handshake(struct ftp_dest_chan *c)
 		ret = -EINVAL;
 		goto out;
 	}
-	if (c->kind == FTP_CHAN_JOURNAL)
+	ret = ftp_dest_authenticate(c, &hello, &m.ack);
+	if (!ret && c->kind == FTP_CHAN_JOURNAL)
 		d->src_committed = le64_to_cpu(m.ack.committed_epoch);
-	ret = 0;
 out:
 	if (ret == -ETIMEDOUT)
 		pr_err_ratelimited("region %s: no handshake answer within %u ms\n",
@@ -316,6 +352,7 @@ static void ftp_dest_chan_close(struct ftp_dest_chan *c)
 {
 	ftp_sock_shutdown(&c->fs);
 	ftp_thread_stop(&c->rx);
+	memzero_explicit(c->session_key, sizeof(c->session_key));
 }
 
 /*
@@ -618,9 +655,10 @@ err_close:
 }
 
 int ftp_dest_pull(struct ftp_region *r, const char *source_name,
-		  const struct sockaddr_storage *addr, int addrlen)
+		  const struct sockaddr_storage *addr, int addrlen, u32 flags)
 {
 	struct ftp_dest *d = r->dst;
+	struct crypto_shash *auth;
 	int ret;
 
 	if (r->role != FTPAGE_ROLE_DEST)
@@ -630,6 +668,13 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 	ret = ftp_region_state(r) == FTPAGE_STATE_DEAD ? -ENOENT : -EBUSY;
 	if (ftp_region_state(r) != FTPAGE_STATE_EMPTY || d->keeper)
 		goto out_unlock;
+	auth = ftp_auth_new(r, flags & FTPAGE_PULL_INSECURE);
+	if (IS_ERR(auth)) {
+		ret = PTR_ERR(auth);
+		goto out_unlock;
+	}
+	ftp_auth_free(d->auth);		/* of a PULL that failed */
+	d->auth = auth;
 	strscpy(d->source_name, source_name, sizeof(d->source_name));
 	d->addr = *addr;
 	d->addrlen = addrlen;
@@ -659,12 +704,14 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 	/* Pages that came before PULLING could not complete us. */
 	if (atomic64_read(&r->known_count) == r->nr_pages)
 		schedule_work(&d->complete_work);
+	WRITE_ONCE(r->insecure, !d->auth);
 	wake_up_process(d->keeper);
 	if (d->commit_ms)
 		queue_delayed_work(system_unbound_wq, &d->commit_work,
 				   msecs_to_jiffies(d->commit_ms));
-	pr_info("region %s: pulling region %s from %pISpc\n", r->name,
-		d->source_name, addr);
+	pr_info("region %s: pulling region %s from %pISpc%s\n", r->name,
+		d->source_name, addr,
+		d->auth ? "" : ", INSECURE: the source is not authenticated");
 out_unlock:
 	mutex_unlock(&d->link_lock);
 	if (ret && ret != -EBUSY && ret != -ENOENT)
@@ -726,6 +773,8 @@ void ftp_dest_stop(struct ftp_region *r)
 	cancel_work_sync(&d->complete_work);
 	cancel_delayed_work_sync(&d->commit_work);
 	ftp_dest_lease_end(d);
+	ftp_auth_free(d->auth);
+	d->auth = NULL;
 	if (d->net) {
 		put_net(d->net);
 		d->net = NULL;

@@ -26,6 +26,7 @@ static const __u32 ftp_fixed_len[FTP_MSG_TYPE_MAX + 1] = {
 	[FTP_MSG_KNOWN_RANGE]	= sizeof(struct ftp_msg_range),
 	[FTP_MSG_KNOWN_END]	= 0,
 	[FTP_MSG_DONE]		= 0,
+	[FTP_MSG_AUTH]		= sizeof(struct ftp_msg_auth),
 };
 
 __u32 ftp_proto_fixed_len(unsigned int type)
@@ -69,6 +70,21 @@ static int ftp_all_zero(const __u8 *p, unsigned int n)
 	return 1;
 }
 
+/*
+ * An auth field: all zero without FTP_PROTO_FEAT_AUTH; with it, a
+ * challenge that is not all zero, then @rest bytes that must be zero
+ * (HELLO) or are opaque (HELLO_ACK's proof, @rest 0).
+ */
+static int ftp_check_auth(__le64 features, const __u8 *auth, unsigned int rest)
+{
+	if (!(le64_to_cpu(features) & FTP_PROTO_FEAT_AUTH))
+		return ftp_all_zero(auth, 64) ? 0 : -FTP_ERR_PROTO;
+	if (ftp_all_zero(auth, FTP_AUTH_CHALLENGE_LEN) ||
+	    !ftp_all_zero(auth + FTP_AUTH_CHALLENGE_LEN, rest))
+		return -FTP_ERR_PROTO;
+	return 0;
+}
+
 static int ftp_check_hello(const struct ftp_msg_hello *m)
 {
 	unsigned int chan = le16_to_cpu(m->channel);
@@ -78,7 +94,8 @@ static int ftp_check_hello(const struct ftp_msg_hello *m)
 	    (chan != FTP_CHAN_DEMAND && chan != FTP_CHAN_BULK &&
 	     chan != FTP_CHAN_JOURNAL) ||
 	    !le16_to_cpu(m->generation) ||
-	    !ftp_all_zero(m->auth, sizeof(m->auth)))
+	    ftp_check_auth(m->features, m->auth,
+			   sizeof(m->auth) - FTP_AUTH_CHALLENGE_LEN))
 		return -FTP_ERR_PROTO;
 	/* The name is NUL-terminated and NUL-padded. */
 	for (i = 0; i < FTP_PROTO_NAME_MAX && m->region[i]; i++)
@@ -112,7 +129,7 @@ int ftp_proto_check_fixed(unsigned int type, const void *p,
 	case FTP_MSG_HELLO:
 		return ftp_check_hello(p);
 	case FTP_MSG_HELLO_ACK:
-		if (ack->pad0 || ack->pad1 || !ftp_all_zero(ack->auth, sizeof(ack->auth)))
+		if (ack->pad0 || ack->pad1 || ftp_check_auth(ack->features, ack->auth, 0))
 			return -FTP_ERR_PROTO;
 		return 0;
 	case FTP_MSG_ERROR:
@@ -129,6 +146,7 @@ int ftp_proto_check_fixed(unsigned int type, const void *p,
 	case FTP_MSG_KNOWN_END:
 	case FTP_MSG_DONE:
 	case FTP_MSG_HEARTBEAT:
+	case FTP_MSG_AUTH:		/* a proof: opaque bytes */
 		return 0;
 	case FTP_MSG_LEASE:
 		return ((const struct ftp_msg_lease *)p)->lease_ms ?

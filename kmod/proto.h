@@ -17,6 +17,18 @@
  * destination's lease runs from the stamp (its own clock, taken before the
  * source saw the heartbeat), so it ends before the source's view of it.
  *
+ * Authentication (feature FTP_PROTO_FEAT_AUTH, both sides hold a
+ * pre-shared key K): HELLO.auth carries the destination's random
+ * challenge; HELLO_ACK.auth the source's challenge and its proof,
+ * HMAC-SHA256(K, "source" label | HELLO | HELLO_ACK without the proof),
+ * which binds both challenges, the session, channel, generation and
+ * region name. The destination checks it and answers AUTH with its own
+ * proof (the "dest" label); the source checks that before anything else
+ * (claiming the channel included) and answers AUTH with a zero proof to
+ * accept, or ERROR(AUTH). The session key is the same HMAC with the
+ * "session" label. Without the feature (--insecure) both auth fields are
+ * zero and the handshake ends with HELLO_ACK.
+ *
  * Resuming: a destination that lost a connection reconnects with the same
  * session and a new generation, tells the source on the bulk channel which
  * pages it already has (KNOWN_RANGE..., KNOWN_END), resends its pending
@@ -80,7 +92,9 @@ enum ftp_msg_type {
 	FTP_MSG_KNOWN_END	= 17,	/* dest -> source, bulk: push may go */
 	FTP_MSG_DONE		= 18,	/* dest -> source: migration done;
 					 * source -> dest: acknowledged */
-	FTP_MSG_TYPE_MAX	= 18,
+	FTP_MSG_AUTH		= 19,	/* dest -> source: its proof;
+					 * source -> dest: accepted */
+	FTP_MSG_TYPE_MAX	= 19,
 };
 
 /* Channels, in HELLO. */
@@ -90,8 +104,12 @@ enum ftp_channel {
 	FTP_CHAN_JOURNAL	= 3,	/* committed epochs, dest -> source */
 };
 
-/* Feature bits, in HELLO and HELLO_ACK. None defined in version 1. */
-#define FTP_PROTO_FEATURES	0ull
+/* Feature bits, in HELLO and HELLO_ACK. */
+#define FTP_PROTO_FEAT_AUTH	(1ull << 0)	/* auth fields in use */
+
+/* HMAC-SHA256 challenge-response, in the auth fields and FTP_MSG_AUTH. */
+#define FTP_AUTH_CHALLENGE_LEN	32
+#define FTP_AUTH_MAC_LEN	32
 
 struct ftp_hdr {
 	__le32 magic;		/* FTP_PROTO_MAGIC */
@@ -124,7 +142,8 @@ struct ftp_msg_hello {
 	__le64 session;		/* random per pull: pairs the two channels */
 	__le64 region_size;	/* bytes; must equal the source region's */
 	__u8 region[FTP_PROTO_NAME_MAX];	/* NUL-padded name */
-	__u8 auth[64];		/* reserved for authentication: zero */
+	__u8 auth[64];		/* FEAT_AUTH: challenge (32 bytes, not all
+				 * zero), then zero; else zero */
 } __packed;
 
 struct ftp_msg_hello_ack {
@@ -134,7 +153,12 @@ struct ftp_msg_hello_ack {
 	__le64 features;
 	__le64 region_pages;
 	__le64 committed_epoch;	/* last epoch the source applied */
-	__u8 auth[64];		/* reserved for authentication: zero */
+	__u8 auth[64];		/* FEAT_AUTH: challenge (32 bytes, not all
+				 * zero), then the source's proof; else zero */
+} __packed;
+
+struct ftp_msg_auth {		/* AUTH */
+	__u8 mac[FTP_AUTH_MAC_LEN];	/* dest: its proof; source: zero */
 } __packed;
 
 /* Error codes in FTP_MSG_ERROR: numbers are part of the protocol. */
@@ -148,6 +172,7 @@ enum ftp_err {
 	FTP_ERR_SHUTDOWN	= 7,	/* region destroyed or unloading */
 	FTP_ERR_ROLLED_BACK	= 8,	/* the source rolled back: never resume */
 	FTP_ERR_DONE		= 9,	/* the migration was declared done */
+	FTP_ERR_AUTH		= 10,	/* authentication failed */
 };
 
 struct ftp_msg_error {

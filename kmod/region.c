@@ -21,6 +21,7 @@
 #include <linux/string.h>
 
 #include "ftpage.h"
+#include "auth.h"
 
 static DEFINE_MUTEX(ftp_regions_lock);
 static LIST_HEAD(ftp_regions);		/* protected by ftp_regions_lock */
@@ -133,6 +134,7 @@ static void ftp_region_free(struct kref *ref)
 	ftp_dbg(1, "region %s: freed\n", r->name);
 	ftp_source_free(r);
 	ftp_dest_uninit(r);
+	ftp_region_clear_key(r);
 	kvfree(r->committed_state);
 	iput(r->inode);		/* truncates the page cache */
 	kfree(r);
@@ -261,6 +263,7 @@ static void ftp_region_kill(struct ftp_region *r)
 	/* Faults fail from here on; stop the network before the pages go. */
 	ftp_source_stop(r);
 	ftp_dest_stop(r);
+	ftp_region_clear_key(r);
 
 	/* Mappers that touch the region from now on get SIGBUS. */
 	unmap_mapping_range(r->inode->i_mapping, 0, 0, 1);
@@ -401,6 +404,8 @@ void ftp_region_status(struct ftp_region *r, struct ftpage_status *st)
 	st->fault_lat_p99_ns = ftp_hist_quantile(&r->stats.fault_lat, 990);
 	st->fault_lat_max_ns = atomic64_read(&r->stats.fault_lat.max);
 	st->last_error = READ_ONCE(r->last_error);
+	if (READ_ONCE(r->insecure))
+		st->status_flags |= FTPAGE_STATUS_INSECURE;
 	if (r->dst) {
 		ftp_dest_status(r, st);
 		ftp_journal_status(r, st);

@@ -28,6 +28,7 @@
 #include <linux/xarray.h>
 
 #include "ftpage.h"
+#include "auth.h"
 #include "transport.h"
 
 /* Connections (including unauthenticated ones) one source keeps at once. */
@@ -44,6 +45,7 @@ struct ftp_src_conn {
 	bool done;			/* thread finished: reapable */
 	bool replaced;			/* by a reconnected channel */
 	struct sockaddr_storage peer;
+	u8 session_key[FTP_AUTH_MAC_LEN];	/* from the handshake */
 };
 
 struct ftp_source {
@@ -52,6 +54,7 @@ struct ftp_source {
 	struct task_struct *listen_task;	/* referenced */
 	struct sockaddr_storage addr;
 	bool no_push;			/* FTPAGE_SERVE_NO_PUSH */
+	struct crypto_shash *auth;	/* keyed HMAC, NULL: insecure */
 
 	struct mutex lock;		/* protects the fields below */
 	bool dying;			/* destroy: demand threads say so */
@@ -444,7 +447,50 @@ static int ftp_source_claim_bound(struct ftp_source *src,
 	return 0;
 }
 
-/* Check the peer's HELLO, claim the channel, answer HELLO_ACK. */
+/*
+ * With a key, prove it in HELLO_ACK and check the destination's AUTH,
+ * before the peer may claim anything. Without, refuse a peer that wants
+ * authentication.
+ */
+static int ftp_source_authenticate(struct ftp_src_conn *c,
+				   const struct ftp_msg_hello *hello,
+				   struct ftp_msg_hello_ack *ack)
+{
+	struct ftp_source *src = c->src;
+	struct ftp_region *r = src->r;
+	struct ftp_proto_limits lim = { .nr_pages = r->nr_pages };
+	union ftp_msg_fixed m;
+	struct ftp_hdr h;
+	int ret;
+
+	ret = ftp_auth_source_ack(src->auth, r->name, &c->peer, hello, ack);
+	if (ret)
+		return ftp_source_refuse(c, FTP_ERR_AUTH, ret);
+	if (!src->auth)
+		return 0;
+	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO_ACK, 0, ack, sizeof(*ack),
+			   NULL, 0);
+	if (ret)
+		return ret;
+	ret = ftp_recv_msg(&c->fs, &h, &m, &lim);
+	if (ret == FTP_MSG_ERROR) {
+		pr_warn_ratelimited("region %s: destination %pISpc refused us: %s\n",
+				    r->name, &c->peer,
+				    ftp_err_name(le32_to_cpu(m.error.code)));
+		return ftp_err_to_errno(le32_to_cpu(m.error.code));
+	}
+	if (ret > 0 && ret != FTP_MSG_AUTH)
+		ret = -EPROTO;
+	if (ret == -EPROTO)
+		return ftp_source_refuse(c, FTP_ERR_PROTO, ret);
+	if (ret < 0)
+		return ret;
+	ret = ftp_auth_source_check(src->auth, r->name, &c->peer, hello, ack,
+				    &m.auth, c->session_key);
+	return ret ? ftp_source_refuse(c, FTP_ERR_AUTH, ret) : 0;
+}
+
+/* Check the peer's HELLO, authenticate, claim the channel, accept. */
 static int ftp_source_handshake(struct ftp_src_conn *c)
 {
 	struct ftp_source *src = c->src;
@@ -452,7 +498,6 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	struct ftp_proto_limits lim = { .nr_pages = r->nr_pages };
 	struct ftp_msg_hello_ack ack = {
 		.version = cpu_to_le16(FTP_PROTO_VERSION_MAX),
-		.features = cpu_to_le64(FTP_PROTO_FEATURES),
 		.region_pages = cpu_to_le64(r->nr_pages),
 	};
 	unsigned int chan;
@@ -499,6 +544,11 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 		break;
 	}
 
+	ack.committed_epoch = cpu_to_le64(READ_ONCE(r->committed_epoch));
+	ret = ftp_source_authenticate(c, hello, &ack);
+	if (ret)
+		return ret;
+
 	session = le64_to_cpu(hello->session);
 	chan = le16_to_cpu(hello->channel);
 	mutex_lock(&src->lock);
@@ -511,8 +561,15 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 		return ftp_source_refuse(c, ret == -ESTALE ? FTP_ERR_ROLLED_BACK :
 							      FTP_ERR_BUSY, ret);
 
-	ack.committed_epoch = cpu_to_le64(READ_ONCE(r->committed_epoch));
-	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO_ACK, 0, &ack, sizeof(ack), NULL, 0);
+	if (src->auth) {
+		struct ftp_msg_auth accepted = {};
+
+		ret = ftp_send_msg(&c->fs, FTP_MSG_AUTH, 0, &accepted,
+				   sizeof(accepted), NULL, 0);
+	} else {
+		ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO_ACK, 0, &ack,
+				   sizeof(ack), NULL, 0);
+	}
 	ftp_sock_set_deadline(&c->fs, 0);
 	if (!ret)
 		pr_info("region %s: destination %pISpc attached (%s channel)\n",
@@ -566,7 +623,7 @@ static void ftp_source_conn_free(struct ftp_source *src, struct ftp_src_conn *c)
 	atomic64_add(atomic64_read(&c->fs.bytes_tx), &src->retired_tx);
 	atomic64_add(atomic64_read(&c->fs.bytes_rx), &src->retired_rx);
 	ftp_sock_release(&c->fs);
-	kfree(c);
+	kfree_sensitive(c);		/* the session key */
 }
 
 /* Free the connections whose thread finished, or all of them. */
@@ -690,6 +747,11 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 	src->r = r;
 	src->addr = *addr;
 	src->no_push = flags & FTPAGE_SERVE_NO_PUSH;
+	src->auth = ftp_auth_new(r, flags & FTPAGE_SERVE_INSECURE);
+	if (IS_ERR(src->auth)) {
+		ret = PTR_ERR(src->auth);
+		goto err_free_sent;
+	}
 	mutex_init(&src->lock);
 	INIT_LIST_HEAD(&src->conns);
 	atomic_long_set(&src->demand_hint, -1);
@@ -716,16 +778,20 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 			       "ftpage-listen", r->name, true);
 	if (ret)
 		goto err_release_listener;
+	WRITE_ONCE(r->insecure, !src->auth);
 	/* Readers (status, stop) look at r->src without r->lock. */
 	smp_store_release(&r->src, src);
 	mutex_unlock(&r->lock);
-	pr_info("region %s: serving on %pISpc\n", r->name, addr);
+	pr_info("region %s: serving on %pISpc%s\n", r->name, addr,
+		src->auth ? "" : ", INSECURE: destinations are not authenticated");
 	return 0;
 
 err_release_listener:
 	ftp_sock_release(&src->listener);
 err_unlock:
 	mutex_unlock(&r->lock);
+	ftp_auth_free(src->auth);
+err_free_sent:
 	kvfree(src->sent);
 err_free_src:
 	kfree(src);
@@ -827,6 +893,7 @@ void ftp_source_free(struct ftp_region *r)
 	if (!src)
 		return;
 	ftp_source_stop(r);
+	ftp_auth_free(src->auth);
 	kvfree(src->sent);
 	kfree(src);
 	r->src = NULL;

@@ -300,6 +300,7 @@ static const char *const ftp_err_names[] = {
 	[FTP_ERR_SHUTDOWN] = "region shut down",
 	[FTP_ERR_ROLLED_BACK] = "the source rolled back",
 	[FTP_ERR_DONE] = "the migration was declared done",
+	[FTP_ERR_AUTH] = "authentication failed",
 };
 
 const char *ftp_chan_name(unsigned int kind)
@@ -341,6 +342,8 @@ int ftp_err_to_errno(unsigned int code)
 		return -ESTALE;
 	case FTP_ERR_DONE:
 		return -EALREADY;
+	case FTP_ERR_AUTH:
+		return -EKEYREJECTED;
 	default:
 		return -EPROTO;
 	}

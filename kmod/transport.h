@@ -55,6 +55,7 @@ union ftp_msg_fixed {
 	struct ftp_msg_epoch_state epoch_state;
 	struct ftp_msg_heartbeat heartbeat;
 	struct ftp_msg_lease lease;
+	struct ftp_msg_auth auth;
 };
 
 int ftp_recv_msg(struct ftp_sock *fs, struct ftp_hdr *h, union ftp_msg_fixed *m,

@@ -30,6 +30,9 @@ GUEST=/lib/ftpage/e2e_guest.elf
 QMP=/tmp/e2e.qmp
 SERIAL=/tmp/e2e.serial
 DEADLINE=$(($(date +%s) + ${FTP_TIMEOUT:-600} - 30))
+# the page traffic is authenticated: the same key on both VMs
+KEY=/tmp/e2e.key
+printf '%s' 'ftpage e2e test key, 32+ bytes' >"$KEY"
 
 require_host_root
 [ -c /dev/kvm ] || ktap_skip "no /dev/kvm"
@@ -94,16 +97,16 @@ if [ "$FTP_ROLE" = a ]; then
 		[ "$(ticks "/host$SERIAL")" -ge 3 ]
 	# pre-checks refuse, and leave the guest running
 	refused "migrate refuses an unreachable QMP socket" "cannot reach the source QEMU" \
-		ftpagectl migrate --qmp /host/tmp/none.qmp --listen "$TWOVM_A_ADDR:$CTL_PORT"
+		ftpagectl migrate --key-file "$KEY" --qmp /host/tmp/none.qmp --listen "$TWOVM_A_ADDR:$CTL_PORT"
 	refused "migrate --from refuses a QEMU that is not -incoming defer" \
 		"start it with -incoming defer" \
-		ftpagectl migrate --qmp "/host$QMP" --from "$TWOVM_B_ADDR:$CTL_PORT"
+		ftpagectl migrate --key-file "$KEY" --qmp "/host$QMP" --from "$TWOVM_B_ADDR:$CTL_PORT"
 	t=$(ticks "/host$SERIAL")
 	while [ "$(ticks "/host$SERIAL")" -le "$t" ] && [ "$(left)" -gt 200 ]; do
 		sleep 0.2
 	done
 	ktap_check "the guest still runs" [ "$(ticks "/host$SERIAL")" -gt "$t" ]
-	ftpagectl migrate --qmp "/host$QMP" --listen "$TWOVM_A_ADDR:$CTL_PORT"
+	ftpagectl migrate --key-file "$KEY" --qmp "/host$QMP" --listen "$TWOVM_A_ADDR:$CTL_PORT"
 	ktap_check "ftpagectl migrate, source half" [ $? -eq 0 ]
 	n=0
 	while kill -0 "$QEMU_PID" 2>/dev/null && [ $n -lt 100 ]; do
@@ -136,11 +139,11 @@ ktap_check "create the destination region" ftpagectl create vm0 --size $SIZE --r
 qemu_start -incoming defer
 ktap_check "destination QEMU waits for the migration" kill -0 "$QEMU_PID"
 refused "migrate --listen refuses a QEMU waiting for a migration" "not running or paused" \
-	ftpagectl migrate --qmp "/host$QMP" --listen "$TWOVM_B_ADDR:$CTL_PORT"
+	ftpagectl migrate --key-file "$KEY" --qmp "/host$QMP" --listen "$TWOVM_B_ADDR:$CTL_PORT"
 state=$(cat "/sys/class/ftpage/ftpage!vm0/state")
 ktap_check "the destination region is still empty ($state)" [ "$state" = empty ]
 
-ftpagectl migrate --qmp "/host$QMP" --from "$TWOVM_A_ADDR:$CTL_PORT" --wait "$(left)" \
+ftpagectl migrate --key-file "$KEY" --qmp "/host$QMP" --from "$TWOVM_A_ADDR:$CTL_PORT" --wait "$(left)" \
 	--commit-every 300 >/tmp/migrate.out 2>&1
 rc=$?
 cat /tmp/migrate.out

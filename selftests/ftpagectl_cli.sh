@@ -4,7 +4,7 @@
 # codes and messages, status --json fields, sizes with suffixes.
 . "${FTP_TESTS:-/tests}/lib.sh"
 
-ktap_plan 16
+ktap_plan 23
 
 fails() {	# fails CMD...: the command exits non-zero
 	! "$@" >/tmp/cli.out 2>&1
@@ -37,4 +37,18 @@ ktap_check "checkpoint of epoch 0 is empty" sh -c \
 	'ftpagectl checkpoint r1 --out /tmp/ck && [ ! -s /tmp/ck ]'
 ktap_check "destroy r1" ftpagectl destroy r1
 ktap_check "status of a missing region fails" fails ftpagectl status r1
+# serve needs a key, or --insecure
+ktap_check "create r3, a source" ftpagectl create r3 --size 1M
+ktap_check "serve without --key-file or --insecure fails, says why" sh -c \
+	'! ftpagectl serve r3 --listen 127.0.0.1:7499 >/tmp/cli.out 2>&1 && grep -q "has no key" /tmp/cli.out'
+head -c 8 /dev/urandom >/tmp/short.key
+ktap_check "an 8-byte key file is refused" fails ftpagectl serve r3 --listen 127.0.0.1:7499 \
+	--key-file /tmp/short.key
+head -c 32 /dev/urandom >/tmp/cli.key
+ktap_check "serve --key-file" ftpagectl serve r3 --listen 127.0.0.1:7499 --key-file /tmp/cli.key
+ktap_check "status: not insecure" sh -c 'ftpagectl status r3 --json | grep -q "\"insecure\":false"'
+ktap_check "destroy r3" ftpagectl destroy r3
+ktap_check "serve --insecure: status says insecure" sh -c \
+	'ftpagectl create r4 --size 1M && ftpagectl serve r4 --listen 127.0.0.1:7498 --insecure &&
+	 ftpagectl status r4 --json | grep -q "\"insecure\":true" && ftpagectl destroy r4'
 ktap_finish

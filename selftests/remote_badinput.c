@@ -43,7 +43,8 @@ static long peer_ioctl(unsigned long cmd, const char *name, const char *peer,
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct ftpage_peer p = {
 		.name = (uintptr_t)name, .addr = (uintptr_t)&sin,
-		.addrlen = sizeof(sin), .flags = flags,
+		.addrlen = sizeof(sin),
+		.flags = flags | FTPAGE_SERVE_INSECURE,	/* == PULL_INSECURE */
 		.peer_name = (uintptr_t)peer,
 	};
 
@@ -51,36 +52,6 @@ static long peer_ioctl(unsigned long cmd, const char *name, const char *peer,
 	if (reserved_idx >= 0)
 		p.reserved[reserved_idx] = 1;
 	return ioctl(ctl, cmd, &p);
-}
-
-/* Run a command, capture its output (printed as diagnostics). */
-static int run_capture(char *out, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int run_capture(char *out, size_t len, const char *fmt, ...)
-{
-	char cmd[512], line[512];
-	size_t used = 0;
-	va_list ap;
-	FILE *f;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	out[0] = 0;
-	fflush(stdout);
-	f = popen(cmd, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		printf("# | %s", line);
-		if (used + strlen(line) < len) {
-			strcpy(out + used, line);
-			used += strlen(line);
-		}
-	}
-	st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* Start a fake source in ftpa; returns its pid once it listens. */
@@ -155,7 +126,7 @@ static void test_wire(void)
 	int st, rc;
 
 	ftp_kmsg_mark("version");
-	rc = run_capture(out, sizeof(out), "nsenter --net=/host/run/netns/"
+	rc = ftp_run_capture(out, sizeof(out), "nsenter --net=/host/run/netns/"
 			 FTP_PAIR_B_NS " ftp_fakepeer hello " FTP_PAIR_A_ADDR
 			 " %d bi-src %llu 2 3 2>&1", PORT,
 			 (unsigned long long)SIZE);
@@ -189,7 +160,7 @@ static void test_wire(void)
 		  "kernel log: source region has 999 pages, we have 1024");
 
 	ftp_kmsg_mark("garbage");
-	rc = run_capture(out, sizeof(out), "nsenter --net=/host/run/netns/"
+	rc = ftp_run_capture(out, sizeof(out), "nsenter --net=/host/run/netns/"
 			 FTP_PAIR_B_NS " ftp_fakepeer garbage " FTP_PAIR_A_ADDR
 			 " %d 4096 2>&1", PORT);
 	tap_check(rc == 0 && strstr(out, "connection closed"),

@@ -71,7 +71,8 @@ static int role_a(int ctl)
 	struct ftpage_status st;
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(PORT) };
 	struct ftpage_peer p = { .name = (uintptr_t)NAME, .addr = (uintptr_t)&sin,
-				 .addrlen = sizeof(sin) };
+				 .addrlen = sizeof(sin),
+				 .flags = FTPAGE_SERVE_INSECURE };
 	uint64_t pg, *w;
 	double t0;
 	unsigned int i;
@@ -112,7 +113,8 @@ static int role_b(int ctl)
 	struct ftpage_status st;
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(PORT) };
 	struct ftpage_peer p = { .name = (uintptr_t)NAME, .addr = (uintptr_t)&sin,
-				 .addrlen = sizeof(sin) };
+				 .addrlen = sizeof(sin),
+				 .flags = FTPAGE_PULL_INSECURE };
 	uint64_t pg, bad = 0, zbad = 0, buf[PAGE / 8];
 	const uint64_t *w;
 	double t0, end;

@@ -323,6 +323,64 @@ socklen_t parse_addr(const char *s, struct sockaddr_storage *ss)
 	return 0;
 }
 
+int set_key_file(int fd, const char *name, const char *file)
+{
+	unsigned char key[FTPAGE_KEY_MAX + 1];
+	struct ftpage_key k = { .name = (uintptr_t)name, .key = (uintptr_t)key };
+	ssize_t n;
+	int kfd, ret = -1;
+
+	kfd = open(file, O_RDONLY | O_CLOEXEC);
+	if (kfd < 0) {
+		fprintf(stderr, "%s: key file %s: %s\n", prog, file, strerror(errno));
+		return -1;
+	}
+	n = read(kfd, key, sizeof(key));
+	close(kfd);
+	if (n < FTPAGE_KEY_MIN || n > FTPAGE_KEY_MAX) {
+		fprintf(stderr, "%s: key file %s: %s; want %d..%d bytes (e.g. head -c 32 /dev/urandom)\n",
+			prog, file, n < 0 ? strerror(errno) : "wrong length",
+			FTPAGE_KEY_MIN, FTPAGE_KEY_MAX);
+		goto out;
+	}
+	k.key_len = (uint32_t)n;
+	if (ioctl(fd, FTPAGE_IOC_SET_KEY, &k)) {
+		fprintf(stderr, "%s: set key of %s: %s\n", prog, name, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	memset(key, 0, sizeof(key));
+	__asm__ __volatile__("" : : "r"(key) : "memory");
+	return ret;
+}
+
+int peer_call(unsigned long cmd, struct ftpage_peer *p,
+	      const struct auth_opts *a)
+{
+	const char *name = (const char *)(uintptr_t)p->name;
+	int fd = ctl_open(NULL), ret = -1, err;
+
+	if (a->insecure)
+		p->flags |= cmd == FTPAGE_IOC_SERVE ? FTPAGE_SERVE_INSECURE :
+						      FTPAGE_PULL_INSECURE;
+	if (a->key_file && set_key_file(fd, name, a->key_file))
+		goto out;
+	ret = ioctl(fd, cmd, p);
+	err = errno;
+	if (ret && err == ENOKEY)
+		fprintf(stderr, "%s: %s has no key: give --key-file FILE (the same "
+			"key on both hosts), or --insecure to run without "
+			"authentication\n", prog, name);
+	else if (ret && err == EKEYREJECTED)
+		fprintf(stderr, "%s: %s: the peer was not authenticated (see dmesg): "
+			"the keys differ, or one side runs --insecure\n", prog, name);
+	errno = err;
+out:
+	close(fd);
+	return ret;
+}
+
 /* serve NAME --listen ADDR:PORT, pull NAME --from ADDR:PORT */
 static int cmd_peer(int argc, char **argv, unsigned long cmd, const char *what,
 		    const char *optname)
@@ -331,16 +389,23 @@ static int cmd_peer(int argc, char **argv, unsigned long cmd, const char *what,
 		{ optname, required_argument, NULL, 'a' },
 		{ "source-name", required_argument, NULL, 'n' },
 		{ "no-push", no_argument, NULL, 'P' },
+		{ "key-file", required_argument, NULL, 'K' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_storage ss;
 	struct ftpage_peer p = { 0 };
+	struct auth_opts a = { 0 };
 	const char *addr = NULL;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'a')
 			addr = optarg;
+		else if (opt == 'K')
+			a.key_file = optarg;
+		else if (opt == 'I')
+			a.insecure = 1;
 		else if (opt == 'n' && cmd == FTPAGE_IOC_PULL)
 			p.peer_name = (uintptr_t)optarg;
 		else if (opt == 'P' && cmd == FTPAGE_IOC_SERVE)
@@ -348,9 +413,9 @@ static int cmd_peer(int argc, char **argv, unsigned long cmd, const char *what,
 		else
 			return 2;
 	}
-	if (optind != argc - 1 || !addr) {
-		fprintf(stderr, "usage: %s %s NAME --%s ADDR[:PORT]\n", prog, what,
-			optname);
+	if (optind != argc - 1 || !addr || (a.key_file && a.insecure)) {
+		fprintf(stderr, "usage: %s %s NAME --%s ADDR[:PORT] "
+			"(--key-file FILE | --insecure)\n", prog, what, optname);
 		return 2;
 	}
 	p.addrlen = parse_addr(addr, &ss);
@@ -358,7 +423,12 @@ static int cmd_peer(int argc, char **argv, unsigned long cmd, const char *what,
 		die("bad address '%s' (want ADDR:PORT or [ADDR6]:PORT)", addr, 0);
 	p.name = (uintptr_t)argv[optind];
 	p.addr = (uintptr_t)&ss;
-	return ctl_call(cmd, &p, what, argv[optind]);
+	if (peer_call(cmd, &p, &a)) {
+		fprintf(stderr, "%s: %s %s: %s\n", prog, what, argv[optind],
+			strerror(errno));
+		return 1;
+	}
+	return 0;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -423,7 +493,7 @@ static void print_status_json(const char *name, const struct ftpage_status *st)
 	       "\"fault_latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
 	       "\"epoch\":%llu,\"committed_epoch\":%llu,\"journal_bytes\":%llu,"
 	       "\"reconnects\":%llu,\"fenced\":%s,\"attached\":%s,"
-	       "\"lease_left_ms\":%u,"
+	       "\"lease_left_ms\":%u,\"insecure\":%s,"
 	       "\"errors\":%llu,\"last_error\":\"%s\"}\n",
 	       name, NAME_OF(role_names, st->role), NAME_OF(state_names, st->state),
 	       U(st->size), U(st->pages_total), U(st->pages_present),
@@ -438,6 +508,7 @@ static void print_status_json(const char *name, const struct ftpage_status *st)
 	       st->status_flags & FTPAGE_STATUS_FENCED ? "true" : "false",
 	       st->status_flags & FTPAGE_STATUS_ATTACHED ? "true" : "false",
 	       st->lease_left_ms,
+	       st->status_flags & FTPAGE_STATUS_INSECURE ? "true" : "false",
 	       U(st->errors), NAME_OF(ferr_names, st->last_error));
 }
 
@@ -473,9 +544,11 @@ static void print_status_human(const char *name, const struct ftpage_status *st)
 	       st->fault_lat_max_ns / 1e3);
 	printf("  epoch %llu, committed epoch %llu, journal %llu KiB in flight\n",
 	       U(st->epoch), U(st->committed_epoch), U(st->journal_bytes >> 10));
-	printf("  reconnects %llu%s%s, lease %u ms left\n", U(st->reconnects),
+	printf("  reconnects %llu%s%s%s, lease %u ms left\n", U(st->reconnects),
 	       st->status_flags & FTPAGE_STATUS_FENCED ? ", FENCED" : "",
 	       st->status_flags & FTPAGE_STATUS_ATTACHED ? ", attached" : "",
+	       st->status_flags & FTPAGE_STATUS_INSECURE ?
+	       ", INSECURE (peer not authenticated)" : "",
 	       st->lease_left_ms);
 	printf("  errors %llu, last error: %s\n", U(st->errors),
 	       NAME_OF(ferr_names, st->last_error));
@@ -585,8 +658,8 @@ static const struct command {
 	{ "version", cmd_version, "version" },
 	{ "create", cmd_create, "create NAME --size SIZE [--role source|dest]" },
 	{ "destroy", cmd_destroy, "destroy NAME" },
-	{ "serve", cmd_serve, "serve NAME --listen ADDR:PORT [--no-push]" },
-	{ "pull", cmd_pull, "pull NAME --from ADDR:PORT [--source-name NAME]" },
+	{ "serve", cmd_serve, "serve NAME --listen ADDR:PORT (--key-file FILE | --insecure) [--no-push]" },
+	{ "pull", cmd_pull, "pull NAME --from ADDR:PORT (--key-file FILE | --insecure) [--source-name NAME]" },
 	{ "freeze", cmd_freeze, "freeze NAME" },
 	{ "status", cmd_status, "status NAME [--json] [--watch]" },
 	{ "commit", cmd_commit, "commit NAME [--state FILE] [--wait]" },
@@ -594,7 +667,7 @@ static const struct command {
 	{ "done", cmd_done, "done NAME" },
 	{ "wait", cmd_wait, "wait NAME [--timeout SEC]" },
 	{ "checkpoint", cmd_checkpoint, "checkpoint NAME --out FILE" },
-	{ "migrate", cmd_migrate, "migrate --qmp SOCKET (--listen|--from) ADDR[:PORT] [options]" },
+	{ "migrate", cmd_migrate, "migrate --qmp SOCKET (--listen|--from) ADDR[:PORT] (--key-file FILE | --insecure) [options]" },
 };
 
 static void usage(FILE *f)

@@ -18,6 +18,19 @@ void die(const char *fmt, const char *arg, int err) __attribute__((noreturn));
 int ctl_open(struct ftpage_api *api_out);
 /* "ADDR:PORT", "ADDR", "[V6ADDR]:PORT"; returns the length, 0 if bad. */
 socklen_t parse_addr(const char *s, struct sockaddr_storage *ss);
+/*
+ * SET_KEY of region NAME on control fd from the bytes of FILE (16..64);
+ * 0, or -1 with a message.
+ */
+int set_key_file(int fd, const char *name, const char *file);
+/* The SERVE/PULL flags and key of --key-file FILE / --insecure. */
+struct auth_opts {
+	const char *key_file;
+	int insecure;
+};
+/* SERVE or PULL (cmd) of p on a new control fd, keyed by a; 0 or -1. */
+int peer_call(unsigned long cmd, struct ftpage_peer *p,
+	      const struct auth_opts *a);
 /* "local", "pulling", ... */
 const char *ftp_state_name(uint32_t state);
 

@@ -433,7 +433,8 @@ static int region_ref(unsigned long cmd, const char *name)
 }
 
 static int region_peer(unsigned long cmd, const char *name, const char *peer_name,
-		       const struct sockaddr_storage *ss, socklen_t len)
+		       const struct sockaddr_storage *ss, socklen_t len,
+		       const struct auth_opts *a)
 {
 	struct ftpage_peer p = {
 		.name = (uintptr_t)name,
@@ -441,11 +442,8 @@ static int region_peer(unsigned long cmd, const char *name, const char *peer_nam
 		.addrlen = len,
 		.peer_name = (uintptr_t)peer_name,
 	};
-	int fd = ctl_open(NULL), ret;
 
-	ret = ioctl(fd, cmd, &p);
-	close(fd);
-	return ret;
+	return peer_call(cmd, &p, a);
 }
 
 /* The local region of guest g: exists, right role and size. */
@@ -529,6 +527,7 @@ struct opts {
 	unsigned int wait_s;
 	unsigned int commit_ms;
 	int keep;
+	struct auth_opts auth;	/* of the page traffic */
 };
 
 /* The guest is stopped and its region frozen: back to how it was. */
@@ -644,7 +643,7 @@ static int migrate_source(const struct opts *o)
 	slen = llen;
 	serve_port = o->serve_port ? o->serve_port : module_port();
 	set_port(&sa, serve_port);
-	if (region_peer(FTPAGE_IOC_SERVE, g.region, NULL, &sa, slen)) {
+	if (region_peer(FTPAGE_IOC_SERVE, g.region, NULL, &sa, slen, &o->auth)) {
 		if (errno != EBUSY)
 			die("serve %s", g.region, errno);
 		msg("region %s is served already", g.region);
@@ -953,7 +952,7 @@ static int migrate_dest(const struct opts *o)
 	sa = pa;
 	set_port(&sa, serve_port);
 	if (st.state == FTPAGE_STATE_EMPTY &&
-	    region_peer(FTPAGE_IOC_PULL, g.region, region, &sa, plen)) {
+	    region_peer(FTPAGE_IOC_PULL, g.region, region, &sa, plen, &o->auth)) {
 		fprintf(stderr, "%s: pull %s from %s (region %s): %s\n", prog, g.region,
 			addr_str(&sa, buf, sizeof(buf)), region, strerror(errno));
 		return 1;
@@ -1095,6 +1094,8 @@ int cmd_migrate(int argc, char **argv)
 		{ "wait", required_argument, NULL, 'w' },
 		{ "keep-source", no_argument, NULL, 'k' },
 		{ "commit-every", required_argument, NULL, 'c' },
+		{ "key-file", required_argument, NULL, 'K' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .stream_port = STREAM_PORT, .wait_s = 60 };
@@ -1110,17 +1111,23 @@ int cmd_migrate(int argc, char **argv)
 		case 'w': o.wait_s = atoi(optarg); break;
 		case 'k': o.keep = 1; break;
 		case 'c': o.commit_ms = atoi(optarg); break;
+		case 'K': o.auth.key_file = optarg; break;
+		case 'I': o.auth.insecure = 1; break;
 		default: return 2;
 		}
 	}
 	if (optind != argc || !o.qmp || !o.listen == !o.from || o.serve_port > 65535 ||
+	    !o.auth.key_file == !o.auth.insecure ||
 	    !o.stream_port || o.stream_port > 65535) {
 		fprintf(stderr,
 			"usage: %s migrate --qmp SOCKET --listen ADDR[:PORT] [--serve-port P] [--keep-source]\n"
+			"           (--key-file FILE | --insecure)\n"
 			"           (source host: serve the region, wait for the destination)\n"
 			"       %s migrate --qmp SOCKET --from ADDR[:PORT] [--stream-port P] [--wait S]\n"
-			"           [--commit-every MS]\n"
-			"           (destination host, QEMU started with -incoming defer: migrate)\n",
+			"           [--commit-every MS] (--key-file FILE | --insecure)\n"
+			"           (destination host, QEMU started with -incoming defer: migrate)\n"
+			"       --key-file: the key the page traffic is authenticated with, the\n"
+			"           same file on both hosts; --insecure: no authentication\n",
 			prog, prog);
 		return 2;
 	}

@@ -59,6 +59,16 @@ int main(int argc, char **argv)
 	buf[0] = 12;	/* 4096 pages */
 	bad |= save(argv[1], "hello", put(1, FTP_MSG_HELLO, &hello, sizeof(hello), 0, 0));
 	bad |= save(argv[1], "hello_ack", put(1, FTP_MSG_HELLO_ACK, &ack, sizeof(ack), 0, 0));
+	/* the authenticated handshake: challenges, a proof, AUTH */
+	hello.features = cpu_to_le64(FTP_PROTO_FEAT_AUTH);
+	memset(hello.auth, 0x5a, FTP_AUTH_CHALLENGE_LEN);
+	ack.features = cpu_to_le64(FTP_PROTO_FEAT_AUTH);
+	memset(ack.auth, 0xa5, sizeof(ack.auth));
+	bad |= save(argv[1], "hello_auth", put(1, FTP_MSG_HELLO, &hello, sizeof(hello), 0, 0));
+	bad |= save(argv[1], "hello_ack_auth",
+		    put(1, FTP_MSG_HELLO_ACK, &ack, sizeof(ack), 0, 0));
+	bad |= save(argv[1], "auth", put(1, FTP_MSG_AUTH, ack.auth,
+					   sizeof(struct ftp_msg_auth), 0, 0));
 	bad |= save(argv[1], "error", put(1, FTP_MSG_ERROR, &err, sizeof(err), 0, 0));
 	bad |= save(argv[1], "page_req",
 		    put(put(1, FTP_MSG_PAGE_REQ, &pg, sizeof(pg), 0, ftp_id_make(7, 1)),

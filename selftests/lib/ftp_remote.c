@@ -58,6 +58,33 @@ int ftp_sh(const char *fmt, ...)
 	return WEXITSTATUS(st);
 }
 
+int ftp_run_capture(char *out, size_t len, const char *fmt, ...)
+{
+	char cmd[1024], line[512];
+	size_t used = 0;
+	va_list ap;
+	FILE *f;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	out[0] = 0;
+	fflush(stdout);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		printf("# | %s", line);
+		if (used + strlen(line) < len) {
+			strcpy(out + used, line);
+			used += strlen(line);
+		}
+	}
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static const char *ftp_tests_dir(void)
 {
 	const char *d = getenv("FTP_TESTS");
@@ -112,7 +139,8 @@ static int ftp_peer_cmd(int ctl, unsigned long cmd, const char *name,
 		.name = (uintptr_t)name,
 		.addr = (uintptr_t)&sin,
 		.addrlen = sizeof(sin),
-		.flags = flags,
+		.flags = flags & FTP_SECURE ? flags & ~FTP_SECURE :
+			 flags | FTPAGE_SERVE_INSECURE,	/* == PULL_INSECURE */
 		.peer_name = (uintptr_t)src_name,
 	};
 
@@ -133,6 +161,24 @@ int ftp_pull(int ctl, const char *name, const char *src_name, const char *ip,
 	     unsigned int port)
 {
 	return ftp_peer_cmd(ctl, FTPAGE_IOC_PULL, name, src_name, ip, port, 0);
+}
+
+int ftp_pull_flags(int ctl, const char *name, const char *src_name,
+		   const char *ip, unsigned int port, uint32_t flags)
+{
+	return ftp_peer_cmd(ctl, FTPAGE_IOC_PULL, name, src_name, ip, port,
+			    flags);
+}
+
+int ftp_set_key(int ctl, const char *name, const void *key, uint32_t len)
+{
+	struct ftpage_key k = {
+		.name = (uintptr_t)name,
+		.key = (uintptr_t)key,
+		.key_len = len,
+	};
+
+	return ioctl(ctl, FTPAGE_IOC_SET_KEY, &k);
 }
 
 int ftp_wait_state(int ctl, const char *name, uint32_t want,

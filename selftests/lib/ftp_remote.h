@@ -12,6 +12,7 @@
 #define FTP_REMOTE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -30,6 +31,12 @@ void ftp_sleep_ms(unsigned int ms);
 /* Run a shell command (printf format); returns its exit status, or -1. */
 int ftp_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Run a shell command (printf format), print its output as diagnostics
+ * and keep up to len bytes of it in out; returns its exit status, or -1.
+ */
+int ftp_run_capture(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* pair topology: lib.sh pair_setup / pair_teardown. 0 on success. */
 int ftp_pair_setup(void);
 void ftp_pair_teardown(void);
@@ -40,12 +47,19 @@ void ftp_pair_teardown(void);
 int ftp_netns_enter(const char *name);
 
 /* SERVE / PULL with an IPv4 address; flags go to ftpage_peer.flags.
- * src_name may be NULL (same name). 0 or -1 with errno.
+ * src_name may be NULL (same name). 0 or -1 with errno. They run without
+ * authentication (*_INSECURE) unless flags has FTP_SECURE: then with the
+ * region's key (ftp_set_key).
  */
+#define FTP_SECURE	(1u << 31)	/* lib only, never passed on */
 int ftp_serve(int ctl, const char *name, const char *ip, unsigned int port,
 	      uint32_t flags);
 int ftp_pull(int ctl, const char *name, const char *src_name, const char *ip,
 	     unsigned int port);
+int ftp_pull_flags(int ctl, const char *name, const char *src_name,
+		   const char *ip, unsigned int port, uint32_t flags);
+/* SET_KEY of region NAME. 0 or -1 with errno. */
+int ftp_set_key(int ctl, const char *name, const void *key, uint32_t len);
 
 /* Poll STATUS until state == want (or timeout); fills *st with the last
  * status. Returns 0 when reached, -1 otherwise.

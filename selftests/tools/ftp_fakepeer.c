@@ -15,6 +15,15 @@
  *	connect, send NBYTES of garbage, print what comes back and whether
  *	the connection is closed within 5 s ("closed after N ms", exit 0) or
  *	not ("still open", exit 2)
+ *   ftp_fakepeer proxy ADDR PORT TO_ADDR TO_PORT CAPFILE READYFILE
+ *	listen on ADDR:PORT, create READYFILE, forward every connection to
+ *	TO_ADDR:TO_PORT both ways, and write the first connection's first
+ *	two messages from the peer (an authenticated HELLO and its AUTH) to
+ *	CAPFILE; exit 0 once every connection closed, 1 after 120 s
+ *   ftp_fakepeer replay ADDR PORT CAPFILE
+ *	connect and replay a handshake CAPFILE holds: its HELLO, then once
+ *	answered its AUTH; print each answer ("reply HELLO_ACK", "reply
+ *	ERROR code=N", "reply AUTH accepted"); exit 0 when answers came
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -125,6 +134,30 @@ static int recv_msg(int fd, struct ftp_hdr *h, void *fixed, int timeout_ms)
 	return 0;
 }
 
+/* Print an answer from the source: ERROR, HELLO_ACK or AUTH. */
+static void print_reply(const struct ftp_hdr *h, const void *m)
+{
+	const struct ftp_msg_error *err = m;
+	const struct ftp_msg_hello_ack *ack = m;
+
+	switch (le16toh(h->type)) {
+	case FTP_MSG_ERROR:
+		printf("reply ERROR code=%u\n", le32toh(err->code));
+		break;
+	case FTP_MSG_HELLO_ACK:
+		printf("reply HELLO_ACK version=%u pages=%llu features=%llu\n",
+		       le16toh(ack->version),
+		       (unsigned long long)le64toh(ack->region_pages),
+		       (unsigned long long)le64toh(ack->features));
+		break;
+	case FTP_MSG_AUTH:
+		printf("reply AUTH accepted\n");
+		break;
+	default:
+		printf("reply type %u\n", le16toh(h->type));
+	}
+}
+
 static int cmd_hello(char **argv)
 {
 	struct ftp_msg_hello hello = {
@@ -149,14 +182,114 @@ static int cmd_hello(char **argv)
 	}
 	if (recv_msg(fd, &h, &m, 5000))
 		return 1;
-	if (le16toh(h.type) == FTP_MSG_ERROR)
-		printf("reply ERROR code=%u\n", le32toh(m.err.code));
-	else if (le16toh(h.type) == FTP_MSG_HELLO_ACK)
-		printf("reply HELLO_ACK version=%u pages=%llu\n",
-		       le16toh(m.ack.version),
-		       (unsigned long long)le64toh(m.ack.region_pages));
-	else
-		printf("reply type %u\n", le16toh(h.type));
+	print_reply(&h, &m);
+	close(fd);
+	return 0;
+}
+
+/* A captured handshake: HELLO then AUTH, each with its header. */
+#define CAP_HELLO	(sizeof(struct ftp_hdr) + sizeof(struct ftp_msg_hello))
+#define CAP_LEN		(CAP_HELLO + sizeof(struct ftp_hdr) + sizeof(struct ftp_msg_auth))
+#define PROXY_MAX	16	/* connection pairs */
+
+static int cmd_proxy(char **argv)
+{
+	struct pollfd p[1 + 2 * PROXY_MAX];
+	unsigned char cap[CAP_LEN], buf[65536];
+	size_t cap_len = 0;
+	struct sockaddr_in sin, to;
+	long long end = now_ms() + 120000;
+	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
+	int nfd = 1, accepted = 0, i;
+
+	addr_of(&sin, argv[2], argv[3]);
+	addr_of(&to, argv[4], argv[5]);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) || listen(lfd, 8)) {
+		perror("bind/listen");
+		return 1;
+	}
+	close(open(argv[7], O_WRONLY | O_CREAT | O_TRUNC, 0644));
+	p[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	/* p[1 + 2k] is a peer, p[2 + 2k] its connection to the target. */
+	while (now_ms() < end && (!accepted || nfd > 1)) {
+		if (poll(p, nfd, 1000) <= 0)
+			continue;
+		if ((p[0].revents & POLLIN) && nfd < 1 + 2 * PROXY_MAX) {
+			int c = accept(lfd, NULL, NULL), t;
+
+			if (c >= 0) {
+				t = socket(AF_INET, SOCK_STREAM, 0);
+				if (connect(t, (struct sockaddr *)&to, sizeof(to))) {
+					perror("proxy connect");
+					close(c);
+					close(t);
+				} else {
+					p[nfd++] = (struct pollfd){ .fd = c, .events = POLLIN };
+					p[nfd++] = (struct pollfd){ .fd = t, .events = POLLIN };
+					accepted++;
+				}
+			}
+		}
+		for (i = 1; i < nfd; i++) {
+			int peer = i % 2 ? i + 1 : i - 1;
+			ssize_t r;
+
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			r = read(p[i].fd, buf, sizeof(buf));
+			if (r > 0 && i == 1 && accepted == 1 && cap_len < CAP_LEN) {
+				size_t n = (size_t)r < CAP_LEN - cap_len ?
+					   (size_t)r : CAP_LEN - cap_len;
+
+				memcpy(cap + cap_len, buf, n);
+				cap_len += n;
+				if (cap_len == CAP_LEN) {
+					int f = open(argv[6], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+					if (f < 0 || write_full(f, cap, CAP_LEN))
+						perror("capture");
+					close(f);
+					printf("proxy: captured a handshake\n");
+				}
+			}
+			if (r <= 0 || write_full(p[peer].fd, buf, r)) {
+				int lo = i % 2 ? i : i - 1;
+
+				close(p[lo].fd);
+				close(p[lo + 1].fd);
+				memmove(p + lo, p + lo + 2, (nfd - lo - 2) * sizeof(*p));
+				nfd -= 2;
+				break;	/* revents of the moved entries are stale */
+			}
+		}
+	}
+	printf("proxy: %d connection(s), %s\n", accepted,
+	       nfd > 1 ? "some still open" : "all closed");
+	return nfd > 1 || !accepted;
+}
+
+static int cmd_replay(char **argv)
+{
+	unsigned char cap[CAP_LEN], m[FTP_PROTO_MAX_FIXED];
+	struct ftp_hdr h;
+	int f = open(argv[4], O_RDONLY), fd;
+
+	if (f < 0 || read_full(f, cap, CAP_LEN, 1000)) {
+		fprintf(stderr, "no captured handshake in %s\n", argv[4]);
+		return 1;
+	}
+	close(f);
+	fd = connect_to(argv[2], argv[3]);
+	if (write_full(fd, cap, CAP_HELLO) || recv_msg(fd, &h, m, 5000))
+		return 1;
+	print_reply(&h, m);
+	if (le16toh(h.type) != FTP_MSG_HELLO_ACK)
+		return 0;
+	if (write_full(fd, cap + CAP_HELLO, CAP_LEN - CAP_HELLO) ||
+	    recv_msg(fd, &h, m, 5000))
+		return 1;
+	print_reply(&h, m);
 	close(fd);
 	return 0;
 }
@@ -264,8 +397,14 @@ int main(int argc, char **argv)
 		return cmd_source(argv);
 	if (argc == 5 && !strcmp(argv[1], "garbage"))
 		return cmd_garbage(argv);
+	if (argc == 8 && !strcmp(argv[1], "proxy"))
+		return cmd_proxy(argv);
+	if (argc == 5 && !strcmp(argv[1], "replay"))
+		return cmd_replay(argv);
 	fprintf(stderr, "usage: ftp_fakepeer hello ADDR PORT REGION SIZE VMIN VMAX\n"
 		"       ftp_fakepeer source ADDR PORT VERSION PAGES READYFILE\n"
-		"       ftp_fakepeer garbage ADDR PORT NBYTES\n");
+		"       ftp_fakepeer garbage ADDR PORT NBYTES\n"
+		"       ftp_fakepeer proxy ADDR PORT TO_ADDR TO_PORT CAPFILE READYFILE\n"
+		"       ftp_fakepeer replay ADDR PORT CAPFILE\n");
 	return 2;
 }

@@ -40,11 +40,14 @@
 #define FTPAGE_FEATURE_EPOCHS		(1ULL << 3)	/* COMMIT, ROLLBACK, CHECKPOINT */
 #define FTPAGE_FEATURE_LEASE		(1ULL << 4)	/* lease, fencing, reconnect,
 							 * automatic rollback, DONE */
+#define FTPAGE_FEATURE_AUTH		(1ULL << 5)	/* SET_KEY: peers authenticate
+							 * with a pre-shared key */
 #define FTPAGE_FEATURES_ALL		(FTPAGE_FEATURE_LOCAL_REGION | \
 					 FTPAGE_FEATURE_FREEZE | \
 					 FTPAGE_FEATURE_REMOTE | \
 					 FTPAGE_FEATURE_EPOCHS | \
-					 FTPAGE_FEATURE_LEASE)
+					 FTPAGE_FEATURE_LEASE | \
+					 FTPAGE_FEATURE_AUTH)
 
 struct ftpage_api {
 	__u32 api;		/* in: FTPAGE_API; out: FTPAGE_API */
@@ -96,6 +99,8 @@ enum ftpage_fault_error {
 						 * writes wait for a renewal */
 #define FTPAGE_STATUS_ATTACHED	(1U << 1)	/* source: bound to a destination
 						 * (its lease is watched) */
+#define FTPAGE_STATUS_INSECURE	(1U << 2)	/* served or pulled without
+						 * authentication (*_INSECURE) */
 
 struct ftpage_create {
 	__u64 name;		/* in: pointer to NUL-terminated name */
@@ -124,8 +129,15 @@ struct ftpage_region_ref {
  * (measuring or testing demand paging alone).
  */
 #define FTPAGE_SERVE_NO_PUSH	(1U << 0)
-#define FTPAGE_SERVE_FLAGS	FTPAGE_SERVE_NO_PUSH
-#define FTPAGE_PULL_FLAGS	0U
+/*
+ * SERVE and PULL authenticate the peer with the region's key (SET_KEY)
+ * and fail with -ENOKEY when it has none, unless told to run without
+ * authentication (status then reports FTPAGE_STATUS_INSECURE).
+ */
+#define FTPAGE_SERVE_INSECURE	(1U << 1)
+#define FTPAGE_PULL_INSECURE	(1U << 1)
+#define FTPAGE_SERVE_FLAGS	(FTPAGE_SERVE_NO_PUSH | FTPAGE_SERVE_INSECURE)
+#define FTPAGE_PULL_FLAGS	FTPAGE_PULL_INSECURE
 
 struct ftpage_peer {
 	__u64 name;		/* in: pointer to NUL-terminated name */
@@ -217,6 +229,24 @@ struct ftpage_checkpoint {
 };
 
 /*
+ * SET_KEY: the pre-shared key a region's SERVE or PULL authenticates its
+ * peer with (mutual HMAC-SHA256 challenge-response); both hosts give the
+ * same key. It replaces the region's previous key and is used by the next
+ * SERVE or PULL; it is never shown back and is wiped when the region is
+ * destroyed.
+ */
+#define FTPAGE_KEY_MIN		16
+#define FTPAGE_KEY_MAX		64
+
+struct ftpage_key {
+	__u64 name;		/* in: pointer to NUL-terminated name */
+	__u64 key;		/* in: pointer to @key_len bytes */
+	__u32 key_len;		/* in: FTPAGE_KEY_MIN..FTPAGE_KEY_MAX */
+	__u32 flags;		/* in: must be 0 */
+	__u64 reserved[3];
+};
+
+/*
  * DONE (destination, complete): declare the migration done. The source is
  * told, moves to FTPAGE_STATE_DONE and frees its copy; then the
  * destination does too and needs no lease any more. No rollback remains.
@@ -240,5 +270,6 @@ struct ftpage_checkpoint {
 #define FTPAGE_IOC_ROLLBACK	_IOW(FTPAGE_IOC_MAGIC, 0x08, struct ftpage_region_ref)
 #define FTPAGE_IOC_CHECKPOINT	_IOWR(FTPAGE_IOC_MAGIC, 0x09, struct ftpage_checkpoint)
 #define FTPAGE_IOC_DONE		_IOW(FTPAGE_IOC_MAGIC, 0x0a, struct ftpage_region_ref)
+#define FTPAGE_IOC_SET_KEY	_IOW(FTPAGE_IOC_MAGIC, 0x0b, struct ftpage_key)
 
 #endif /* _UAPI_LINUX_FTPAGE_H */
