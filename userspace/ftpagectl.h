@@ -18,6 +18,9 @@ void die(const char *fmt, const char *arg, int err) __attribute__((noreturn));
 int ctl_open(struct ftpage_api *api_out);
 /* "ADDR:PORT", "ADDR", "[V6ADDR]:PORT"; returns the length, 0 if bad. */
 socklen_t parse_addr(const char *s, struct sockaddr_storage *ss);
+/* The state blob of region name's last committed epoch (malloc'd, in
+ * c->buf, c->state_len bytes), or NULL with the error printed. */
+void *checkpoint_get(const char *name, struct ftpage_checkpoint *c);
 /* "local", "pulling", ... */
 const char *ftp_state_name(uint32_t state);
 
