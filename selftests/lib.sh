@@ -253,14 +253,20 @@ e2e_wait_ticks() {
 	[ "$(e2e_ticks "$2")" -ge "$1" ]
 }
 
-# e2e_ticks_ok FILE MIN: one boot, no BAD line, at least MIN ticks and
-# each tick one more than the one before (no gap, no restart)
+# e2e_ticks_ok FILE MIN [BOOTS]: BOOTS boot lines (default 1), no BAD
+# line, at least MIN ticks and each tick one more than the one before (no
+# gap, no restart)
 e2e_ticks_ok() {
-	tr -d '\r' <"$1" | awk -v min="$2" '
+	tr -d '\r' <"$1" | awk -v min="$2" -v want="${3:-1}" '
 		/^boot / { boots++ }
 		/BAD/ { bad = 1 }
 		/^tick / { if (n && $2 != prev + 1) bad = 1; prev = $2; n++ }
-		END { exit bad || boots != 1 || n < min }'
+		END { exit bad || boots != want || n < min }'
+}
+
+# e2e_first_tick FILE: the number of the first "tick N" line
+e2e_first_tick() {
+	tr -d '\r' <"$1" | sed -n 's/^tick \([0-9]*\).*/\1/p' | head -n 1
 }
 
 # e2e_last_tick FILE: the number of the last "tick N" line
