@@ -56,7 +56,7 @@ if [ "$FTP_ROLE" = a ]; then
 	ktap_check "ftpagectl migrate, source half: the migration is done (exit $rc)" sh -c \
 		"[ $rc -eq 0 ] && grep -q 'declared the migration done' /tmp/migrate.out"
 	state=$(e2e_state)
-	ktap_check "source region done ($state)" [ "$state" = done ]
+	ktap_check "source region done ($state)" [ "$state" = "done" ]
 	n=0
 	while kill -0 "$QEMU_PID" 2>/dev/null && [ $n -lt 100 ]; do
 		sleep 0.2
@@ -88,7 +88,7 @@ sleep "$(e2e_left)" | nc -l -p "$LOG_PORT" >/tmp/serial.a &
 NC_PID=$!
 e2e_dest_begin
 e2e_dest_migrate
-ktap_check "ftpagectl migrate completes across the cut (exit $MIG_RC)" [ $MIG_RC -eq 0 ]
+ktap_check "ftpagectl migrate completes across the cut (exit $MIG_RC)" [ "$MIG_RC" -eq 0 ]
 state=$(e2e_state)
 ktap_check "the migration is declared done ($state)" sh -c \
 	"[ $state = done ] && grep -q 'migration declared done' /tmp/migrate.out"

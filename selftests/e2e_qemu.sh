@@ -47,7 +47,7 @@ refused() {
 
 if [ "$FTP_ROLE" = a ]; then
 	ktap_plan 12
-	ktap_check "create the source region" ftpagectl create vm0 --size $SIZE --role source
+	ktap_check "create the source region" ftpagectl create vm0 --size "$SIZE" --role source
 	e2e_qemu_start
 	while [ "$(e2e_ticks "/host$SERIAL")" -lt 3 ] && [ "$(e2e_left)" -gt 200 ] &&
 		kill -0 "$QEMU_PID"; do
@@ -99,7 +99,7 @@ if [ "$FTP_ROLE" = a ]; then
 	ktap_check "the source QEMU quit" sh -c "! kill -0 $QEMU_PID 2>/dev/null"
 	e2e_qemu_stop
 	state=$(e2e_state)
-	ktap_check "source region done ($state)" [ "$state" = done ]
+	ktap_check "source region done ($state)" [ "$state" = "done" ]
 	ktap_check "destroy the source region" ftpagectl destroy vm0
 	ktap_finish
 fi
@@ -108,7 +108,7 @@ ktap_plan 17
 # (nc stops reading at the end of its stdin: keep that open)
 sleep "$(e2e_left)" | nc -l -p "$LOG_PORT" >/tmp/from-a &
 NC_PID=$!
-ktap_check "create the destination region" ftpagectl create vm0 --size $SIZE --role dest
+ktap_check "create the destination region" ftpagectl create vm0 --size "$SIZE" --role dest
 e2e_qemu_start -incoming defer
 ktap_check "destination QEMU waits for the migration" kill -0 "$QEMU_PID"
 refused "migrate --listen refuses a QEMU waiting for a migration" "not running or paused" \
@@ -162,8 +162,8 @@ ktap_check "the guest's cold-area checksum is the same before and after" sh -c \
 	"[ \$(grep '^cold ' /tmp/serial.all | sort -u | wc -l) = 1 ] && grep -q '^cold ' '/host$SERIAL'"
 ktap_check "region cold-area checksums match (${sha%"${sha#????????}"}...)" \
 	[ "${src_sha:-none}" = "$sha" ]
-ktap_check "ftpagectl done" ftpagectl done vm0
+ktap_check "ftpagectl done" ftpagectl "done" vm0
 state=$(e2e_state)
-ktap_check "destination region done ($state)" [ "$state" = done ]
+ktap_check "destination region done ($state)" [ "$state" = "done" ]
 ktap_check "destroy the destination region" retry 10 0.5 ftpagectl destroy vm0
 ktap_finish

@@ -316,7 +316,7 @@ E2E_ROLLBACK_MS=4000
 
 e2e_src_begin() {
 	e2e_policy $E2E_LEASE_MS $E2E_ROLLBACK_MS
-	ktap_check "create the source region" ftpagectl create vm0 --size $E2E_SIZE --role source
+	ktap_check "create the source region" ftpagectl create vm0 --size "$E2E_SIZE" --role source
 	e2e_qemu_start
 	ktap_check "the guest runs on the source" e2e_wait_ticks 3
 	if [ "$1" = --no-push ]; then
@@ -355,6 +355,7 @@ e2e_src_rolled_back() {
 	_t0=$(date +%s)
 	e2e_wait_exit "$MIG_PID" "$1"
 	_rc=$?
+	# shellcheck disable=SC2034 # for the tests
 	ROLLED_AFTER=$(($(date +%s) - _t0))
 	sed 's/^/  /' /tmp/migrate.out
 	ktap_check "ftpagectl migrate reports the rollback and fails (exit $_rc)" sh -c \
@@ -374,13 +375,14 @@ e2e_src_rolled_back() {
 # MIG_RC, output in /tmp/migrate.out, shown).
 e2e_dest_begin() {
 	e2e_policy $E2E_LEASE_MS $E2E_ROLLBACK_MS
-	ktap_check "create the destination region" ftpagectl create vm0 --size $E2E_SIZE --role dest
+	ktap_check "create the destination region" ftpagectl create vm0 --size "$E2E_SIZE" --role dest
 	e2e_qemu_start -incoming defer
 }
 
 e2e_dest_migrate() {
 	ftpagectl migrate --qmp "/host$E2E_QMP" --from "$TWOVM_A_ADDR:$E2E_CTL_PORT" \
 		--wait "$(e2e_left)" "$@" >/tmp/migrate.out 2>&1
+	# shellcheck disable=SC2034 # for the tests
 	MIG_RC=$?
 	sed 's/^/  /' /tmp/migrate.out
 }
