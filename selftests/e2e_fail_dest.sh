@@ -34,8 +34,11 @@ done
 epoch=$(cat "/sys/class/ftpage/ftpage!vm0/committed_epoch")
 ktap_check "epochs of b applied here ($epoch)" [ "$epoch" -ge 2 ]
 twovm_kill_peer
+t0=$(date +%s)
 e2e_wait_exit "$MIG_PID" 90
 rc=$?
+ktap_info "VM b killed; the source rolled back $(($(date +%s) - t0)) s later" \
+	"(lease ${E2E_LEASE_MS} ms, rollback after ${E2E_ROLLBACK_MS} ms)"
 sed 's/^/  /' /tmp/migrate.out
 epoch=$(cat "/sys/class/ftpage/ftpage!vm0/committed_epoch")
 ktap_check "ftpagectl migrate reports the rollback to epoch $epoch and fails (exit $rc)" sh -c \

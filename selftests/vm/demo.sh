@@ -89,8 +89,8 @@ echo
 echo "==== report"
 if [ -n "$FAIL" ] && [ -f "$OUT/$TEST.a.log" ]; then
 	tr -d '\r' <"$OUT/$TEST.a.log" |
-		grep -E '^# (#|  ftpagectl(: migration| migrate: the (destination|guest runs)))' |
-		sed -e 's/^# # /  /' -e 's/^# *//'
+		grep -E '^# (# |(  )?ftpagectl(: migration| migrate: the (destination|guest runs))|  (To run|  [0-9]\.|    ))' |
+		sed -e 's/^# # /  /' -e 's/^# \(  \)\{0,1\}//'
 elif [ -f "$OUT/$TEST.b.log" ]; then
 	tr -d '\r' <"$OUT/$TEST.b.log" | sed -n '/^# migration of .* \(complete\|done\)/,/^# ok [0-9]/p' |
 		sed -e '/^# ok [0-9]/d' -e 's/^# //'
