@@ -260,7 +260,14 @@ e2e_ticks_ok() {
 	tr -d '\r' <"$1" | awk -v min="$2" -v want="${3:-1}" '
 		/^boot / { boots++ }
 		/BAD/ { bad = 1 }
-		/^tick / { if (n && $2 != prev + 1) bad = 1; prev = $2; n++ }
+		/^tick / {
+			if (n && $2 != prev + 1) {
+				print "# after tick " prev ": " $0 " (line " NR ")"
+				bad = 1
+			}
+			prev = $2
+			n++
+		}
 		END { exit bad || boots != want || n < min }'
 }
 
