@@ -255,11 +255,18 @@ e2e_wait_ticks() {
 
 # e2e_ticks_ok FILE MIN [BOOTS]: BOOTS boot lines (default 1), no BAD
 # line, at least MIN ticks and each tick one more than the one before (no
-# gap, no restart)
+# gap, no restart).  A "tick " line without its number counts as the next
+# tick: QEMU's UART can lose the characters in flight when the VM stops for
+# a migration (its device state does not carry them).
 e2e_ticks_ok() {
 	tr -d '\r' <"$1" | awk -v min="$2" -v want="${3:-1}" '
 		/^boot / { boots++ }
 		/BAD/ { bad = 1 }
+		/^tick *$/ && n {
+			print "# a tick line without its number after tick " prev " (line " NR ")"
+			prev++
+			next
+		}
 		/^tick / {
 			if (n && $2 != prev + 1) {
 				print "# after tick " prev ": " $0 " (line " NR ")"
