@@ -225,3 +225,220 @@ twovm_peer_role() {
 twovm_kill_peer() {
 	echo "@@FTPAGE-HOST kill $(twovm_peer_role)@@" >/dev/console
 }
+
+# ---- e2e: Debian's QEMU (chroot /host, -accel kvm) running guest/e2e_guest --
+#
+# e2e_init: call first; sets E2E_DEADLINE from FTP_TIMEOUT (30 s of slack).
+# The guest's RAM is /dev/ftpage/vm0 (E2E_SIZE); QEMU sees the paths
+# E2E_QMP, E2E_SERIAL, ours are /host$...
+
+E2E_SIZE=64M
+E2E_GUEST=/lib/ftpage/e2e_guest.elf
+E2E_QMP=/tmp/e2e.qmp
+E2E_SERIAL=/tmp/e2e.serial
+E2E_CTL_PORT=7408
+# the page traffic is authenticated: the same key file on both VMs
+E2E_KEY=/tmp/e2e.key
+
+e2e_init() {
+	E2E_DEADLINE=$(($(date +%s) + ${FTP_TIMEOUT:-600} - 30))
+	require_host_root
+	[ -c /dev/kvm ] || ktap_skip "no /dev/kvm"
+	[ -f "$E2E_GUEST" ] || ktap_bail "$E2E_GUEST missing"
+	printf '%s' 'ftpage e2e test key, 32+ bytes' >"$E2E_KEY"
+}
+
+# e2e_left: seconds left before the test's deadline
+e2e_left() {
+	echo $((E2E_DEADLINE - $(date +%s)))
+}
+
+# e2e_qemu_start ARGS...: the guest's QEMU, in the background; sets
+# QEMU_PID.  Its output goes to /tmp/qemu.out.
+e2e_qemu_start() {
+	cp "$E2E_GUEST" /host/tmp/e2e_guest.elf
+	rm -f "/host$E2E_QMP" "/host$E2E_SERIAL"
+	chroot /host qemu-system-x86_64 -accel kvm -cpu host \
+		-machine pc,memory-backend=ram0 -m "$E2E_SIZE" \
+		-object "memory-backend-file,id=ram0,mem-path=/dev/ftpage/vm0,share=on,size=$E2E_SIZE" \
+		-nodefaults -no-user-config -display none \
+		-kernel /tmp/e2e_guest.elf -serial "file:$E2E_SERIAL" \
+		-qmp "unix:$E2E_QMP,server=on,wait=off" "$@" >/tmp/qemu.out 2>&1 &
+	QEMU_PID=$!
+	# exec over 9p under TCG is slow: wait for the QMP socket
+	while [ ! -S "/host$E2E_QMP" ] && [ "$(e2e_left)" -gt 60 ] &&
+		kill -0 "$QEMU_PID" 2>/dev/null; do
+		sleep 0.2
+	done
+	[ -S "/host$E2E_QMP" ] || { e2e_qemu_stop; ktap_bail "QEMU did not start"; }
+}
+
+e2e_qemu_stop() {
+	kill "$QEMU_PID" 2>/dev/null
+	wait "$QEMU_PID" 2>/dev/null
+	sed 's/^/qemu: /' /tmp/qemu.out
+}
+
+# e2e_ticks [FILE]: the number of "tick N" lines (default: the guest's serial)
+e2e_ticks() {
+	_f=${1:-/host$E2E_SERIAL}
+	[ -f "$_f" ] || { echo 0; return; }
+	grep -c '^tick ' "$_f" || :
+}
+
+# e2e_wait_ticks N [FILE]: until FILE has N ticks, QEMU runs and time is left
+e2e_wait_ticks() {
+	while [ "$(e2e_ticks "$2")" -lt "$1" ] && [ "$(e2e_left)" -gt 30 ] &&
+		kill -0 "$QEMU_PID" 2>/dev/null; do
+		sleep 0.2
+	done
+	[ "$(e2e_ticks "$2")" -ge "$1" ]
+}
+
+# e2e_ticks_ok FILE MIN [BOOTS]: BOOTS boot lines (default 1), no BAD
+# line, at least MIN ticks and each tick one more than the one before (no
+# gap, no restart).  A "tick " line without its number counts as the next
+# tick: QEMU's UART can lose the characters in flight when the VM stops for
+# a migration (its device state does not carry them).
+e2e_ticks_ok() {
+	tr -d '\r' <"$1" | awk -v min="$2" -v want="${3:-1}" '
+		/^boot / { boots++ }
+		/BAD/ { bad = 1 }
+		/^tick *$/ && n {
+			print "# a tick line without its number after tick " prev " (line " NR ")"
+			prev++
+			next
+		}
+		/^tick / {
+			if (n && $2 != prev + 1) {
+				print "# after tick " prev ": " $0 " (line " NR ")"
+				bad = 1
+			}
+			prev = $2
+			n++
+		}
+		END { exit bad || boots != want || n < min }'
+}
+
+# e2e_first_tick FILE: the number of the first "tick N" line
+e2e_first_tick() {
+	tr -d '\r' <"$1" | sed -n 's/^tick \([0-9]*\).*/\1/p' | head -n 1
+}
+
+# e2e_last_tick FILE: the number of the last "tick N" line
+e2e_last_tick() {
+	tr -d '\r' <"$1" | sed -n 's/^tick \([0-9]*\).*/\1/p' | tail -n 1
+}
+
+# e2e_policy LEASE_MS ROLLBACK_AFTER_MS: the module's migration policy,
+# read by SERVE and PULL (set it on both VMs)
+e2e_policy() {
+	echo "$1" >/sys/module/ftpage/parameters/lease_ms &&
+	echo "$2" >/sys/module/ftpage/parameters/rollback_after_ms
+}
+
+# e2e_wait_exit PID SECONDS: wait up to SECONDS for background job PID;
+# its exit status, or 124 (still running, then killed)
+e2e_wait_exit() {
+	_n=$(($2 * 5))
+	while kill -0 "$1" 2>/dev/null && [ "$_n" -gt 0 ]; do
+		sleep 0.2
+		_n=$((_n - 1))
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		kill "$1" 2>/dev/null
+		wait "$1" 2>/dev/null
+		return 124
+	fi
+	wait "$1"
+}
+
+# e2e_state: the state of region vm0
+e2e_state() {
+	cat "/sys/class/ftpage/ftpage!vm0/state" 2>/dev/null
+}
+
+# ---- e2e failure tests (e2e_fail_dest, e2e_fail_link) -----------------------
+#
+# Source (VM a): e2e_src_begin [--no-push] creates vm0, runs the guest,
+# starts the source half of `ftpagectl migrate` in the background (MIG_PID,
+# output in /tmp/migrate.out) and returns once the guest runs on b:
+# device state sent and pages served on demand. PAUSED_AT: the guest's last
+# tick here before the pause.  --no-push: post-copy never completes (only
+# faults bring pages), so a failure surely lands in it.
+
+E2E_LEASE_MS=1000
+E2E_ROLLBACK_MS=4000
+
+e2e_src_begin() {
+	e2e_policy $E2E_LEASE_MS $E2E_ROLLBACK_MS
+	ktap_check "create the source region" ftpagectl create vm0 --size "$E2E_SIZE" --role source
+	e2e_qemu_start
+	ktap_check "the guest runs on the source" e2e_wait_ticks 3
+	if [ "$1" = --no-push ]; then
+		ftpagectl serve vm0 --listen "$TWOVM_A_ADDR" --no-push ||
+			ktap_bail "serve --no-push"
+	fi
+	ftpagectl migrate --key-file "$E2E_KEY" --qmp "/host$E2E_QMP" --listen "$TWOVM_A_ADDR:$E2E_CTL_PORT" \
+		>/tmp/migrate.out 2>&1 &
+	MIG_PID=$!
+	while ! grep -q 'device state sent' /tmp/migrate.out && kill -0 "$MIG_PID" 2>/dev/null &&
+		[ "$(e2e_left)" -gt 120 ]; do
+		sleep 0.2
+	done
+	PAUSED_AT=$(e2e_last_tick "/host$E2E_SERIAL")
+	grep -q 'device state sent' /tmp/migrate.out ||
+		{ cat /tmp/migrate.out; ktap_bail "no handover to b"; }
+}
+
+# e2e_src_served N: until N pages more were served on demand (the guest
+# runs on b), bounded
+e2e_src_served() {
+	_s0=$(cat "/sys/class/ftpage/ftpage!vm0/pages_served")
+	while [ "$(cat "/sys/class/ftpage/ftpage!vm0/pages_served")" -lt $((_s0 + $1)) ] &&
+		[ "$(e2e_left)" -gt 120 ]; do
+		sleep 0.2
+	done
+	[ "$(cat "/sys/class/ftpage/ftpage!vm0/pages_served")" -ge $((_s0 + $1)) ]
+}
+
+# e2e_src_rolled_back SECONDS: the source half reports the kernel's
+# rollback to epoch 0 within SECONDS and exits 1; the region is
+# rolled-back, and the same guest runs on here from tick PAUSED_AT on
+# (ten more ticks: includes a check of its cold area), with no BAD line.
+# ROLLED_AFTER: seconds until the source half exited.
+e2e_src_rolled_back() {
+	_t0=$(date +%s)
+	e2e_wait_exit "$MIG_PID" "$1"
+	_rc=$?
+	# shellcheck disable=SC2034 # for the tests
+	ROLLED_AFTER=$(($(date +%s) - _t0))
+	sed 's/^/  /' /tmp/migrate.out
+	ktap_check "ftpagectl migrate reports the rollback and fails (exit $_rc)" sh -c \
+		"[ $_rc -eq 1 ] && grep -q 'rolled region vm0 back to the frozen image' /tmp/migrate.out &&
+		 grep -q 'the guest runs on the source again' /tmp/migrate.out"
+	_st=$(e2e_state)
+	ktap_check "the source region rolled back ($_st)" [ "$_st" = rolled-back ]
+	ktap_check "the guest runs on the source again" e2e_wait_ticks $((PAUSED_AT + 10))
+	ktap_info "paused at tick $PAUSED_AT; then here: $(tr -d '\r' <"/host$E2E_SERIAL" |
+		grep '^tick' | sed -n "$((PAUSED_AT + 1)),$((PAUSED_AT + 2))p" | tr '\n' ' ')"
+	ktap_check "its tick counter goes on from tick $PAUSED_AT: no restart, gap or BAD" \
+		e2e_ticks_ok "/host$E2E_SERIAL" $((PAUSED_AT + 10))
+}
+
+# Destination (VM b): e2e_dest_begin creates vm0 and starts QEMU waiting
+# for the migration; then run `e2e_dest_migrate [ARGS]` (exit status in
+# MIG_RC, output in /tmp/migrate.out, shown).
+e2e_dest_begin() {
+	e2e_policy $E2E_LEASE_MS $E2E_ROLLBACK_MS
+	ktap_check "create the destination region" ftpagectl create vm0 --size "$E2E_SIZE" --role dest
+	e2e_qemu_start -incoming defer
+}
+
+e2e_dest_migrate() {
+	ftpagectl migrate --key-file "$E2E_KEY" --qmp "/host$E2E_QMP" --from "$TWOVM_A_ADDR:$E2E_CTL_PORT" \
+		--wait "$(e2e_left)" "$@" >/tmp/migrate.out 2>&1
+	# shellcheck disable=SC2034 # for the tests
+	MIG_RC=$?
+	sed 's/^/  /' /tmp/migrate.out
+}

@@ -236,6 +236,21 @@ static int cmd_commit(int argc, char **argv)
 	return ret;
 }
 
+/* The state blob of region name's last committed epoch (malloc'd, in
+ * c->buf, c->state_len bytes), or NULL with the error printed. */
+void *checkpoint_get(const char *name, struct ftpage_checkpoint *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = (uintptr_t)name;
+	if (ctl_call(FTPAGE_IOC_CHECKPOINT, c, "checkpoint", name))
+		return NULL;
+	c->buf_len = c->state_len;
+	c->buf = (uintptr_t)malloc(c->buf_len ? c->buf_len : 1);
+	if (!c->buf || ctl_call(FTPAGE_IOC_CHECKPOINT, c, "checkpoint", name))
+		return NULL;
+	return (void *)(uintptr_t)c->buf;
+}
+
 /* checkpoint NAME --out FILE: the state blob of the committed epoch */
 static int cmd_checkpoint(int argc, char **argv)
 {
@@ -255,12 +270,7 @@ static int cmd_checkpoint(int argc, char **argv)
 	}
 	if (optind != argc - 1 || !out)
 		die("usage: checkpoint NAME --out FILE%s", "", 0);
-	c.name = (uintptr_t)argv[optind];
-	if (ctl_call(FTPAGE_IOC_CHECKPOINT, &c, "checkpoint", argv[optind]))
-		return 1;
-	c.buf_len = c.state_len;
-	c.buf = (uintptr_t)malloc(c.buf_len ? c.buf_len : 1);
-	if (!c.buf || ctl_call(FTPAGE_IOC_CHECKPOINT, &c, "checkpoint", argv[optind]))
+	if (!checkpoint_get(argv[optind], &c))
 		return 1;
 	f = fopen(out, "wb");
 	if (!f || fwrite((void *)(uintptr_t)c.buf, 1, c.state_len, f) != c.state_len ||

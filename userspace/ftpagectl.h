@@ -31,6 +31,9 @@ struct auth_opts {
 /* SERVE or PULL (cmd) of p on a new control fd, keyed by a; 0 or -1. */
 int peer_call(unsigned long cmd, struct ftpage_peer *p,
 	      const struct auth_opts *a);
+/* The state blob of region name's last committed epoch (malloc'd, in
+ * c->buf, c->state_len bytes), or NULL with the error printed. */
+void *checkpoint_get(const char *name, struct ftpage_checkpoint *c);
 /* "local", "pulling", ... */
 const char *ftp_state_name(uint32_t state);
 

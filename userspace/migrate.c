@@ -20,13 +20,27 @@
  *   D: CAPS                        S: OK   (x-ignore-shared on the source)
  *   D: MIGRATE tcp:ADDR:PORT       S: stop, freeze, migrate, then
  *                                     OK stop_ms=N ram_bytes=N total_bytes=N
- *   D: DONE                        S: OK   (quits the source QEMU)
+ *   D: DONE                        S: OK   (once its region is done; it
+ *                                     quits the source QEMU)
  *
  * Any "ERR message" reply ends the session. Every check is made before
  * MIGRATE, so a refusal leaves both guests as they were. If the migration
  * stream fails, the source rolls its region back (it is writable again)
- * and resumes its guest. The channel carries no secrets and is not
- * authenticated: use it on the same trusted link as the page traffic.
+ * and resumes its guest.
+ *
+ * After MIGRATE the kernel decides, not the channel: the source half polls
+ * its region node until the migration ended there. The destination half,
+ * once its region is complete, declares the migration done (FTPAGE_IOC_DONE,
+ * unless --no-done: then `ftpagectl done NAME` later) and sends DONE; the
+ * source region moves to done, the source half quits its QEMU and exits 0.
+ * If the destination or the link is lost for rollback_after_ms, the source
+ * kernel rolls back: the source half resumes the guest (epoch 0: cont of
+ * the paused QEMU; epoch N: it prints how to start a QEMU from epoch N's
+ * device state, see --resume) and exits 1; the destination, if it comes
+ * back, finds its region abandoned and its half exits 1.
+ *
+ * The channel carries no secrets and is not authenticated: use it on the
+ * same trusted link as the page traffic.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -502,18 +516,21 @@ static unsigned int get_port(const struct sockaddr_storage *ss)
 		ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
-/* The module's "port" parameter: where SERVE listens when given port 0. */
-static unsigned int module_port(void)
+/* A parameter of the module (port, rollback_after_ms, ...), or def. */
+static unsigned int module_param_u(const char *name, unsigned int def)
 {
-	FILE *f = fopen("/sys/module/ftpage/parameters/port", "r");
-	unsigned int port = 7407;
+	char path[128];
+	unsigned int v = def;
+	FILE *f;
 
+	snprintf(path, sizeof(path), "/sys/module/ftpage/parameters/%s", name);
+	f = fopen(path, "r");
 	if (f) {
-		if (fscanf(f, "%u", &port) != 1)
-			port = 7407;
+		if (fscanf(f, "%u", &v) != 1)
+			v = def;
 		fclose(f);
 	}
-	return port;
+	return v;
 }
 
 /* ---- the source half ------------------------------------------------------ */
@@ -528,7 +545,22 @@ struct opts {
 	unsigned int commit_ms;
 	int keep;
 	struct auth_opts auth;	/* of the page traffic */
+	int no_done;
+	int resume;
 };
+
+/* The region is writable again: run the guest as it was before. */
+static void source_cont(struct qmp *q, const struct guest *g)
+{
+	if (strcmp(g->runstate, "running"))
+		msg("region %s is writable again; the guest stays paused, as it was",
+		    g->region);
+	else if (qmp_call(q, "{\"execute\": \"cont\"}"))
+		msg("cont failed: %s; the guest stays paused (resume it with QMP cont)",
+		    q->reply);
+	else
+		msg("the guest runs on the source again, from where it stopped");
+}
 
 /* The guest is stopped and its region frozen: back to how it was. */
 static void source_resume(struct qmp *q, const struct guest *g)
@@ -536,13 +568,8 @@ static void source_resume(struct qmp *q, const struct guest *g)
 	if (region_ref(FTPAGE_IOC_ROLLBACK, g->region))
 		msg("rollback of %s failed: %s; the guest stays paused", g->region,
 		    strerror(errno));
-	else if (strcmp(g->runstate, "running"))
-		msg("region %s is writable again; the guest stays paused, as it was",
-		    g->region);
-	else if (qmp_call(q, "{\"execute\": \"cont\"}"))
-		msg("cont failed: %s; the guest stays paused", q->reply);
 	else
-		msg("the guest runs on the source again");
+		source_cont(q, g);
 }
 
 /* Stop, freeze, send device state; the reply line for MIGRATE. */
@@ -605,6 +632,177 @@ static int source_migrate(struct qmp *q, struct conn *c, const struct guest *g,
 			   now_ms() - t0, ram, total, qdown);
 }
 
+/* The pid of the process at the other end of unix socket fd, or 0. */
+static pid_t peer_pid(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) ? 0 : cr.pid;
+}
+
+/* Print the command line of process pid, quoted for a shell, with -incoming
+ * defer instead of any -incoming it had. */
+static void print_cmdline(pid_t pid)
+{
+	char path[64], *buf = malloc(LINE_MAX_LEN), *p;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	f = fopen(path, "r");
+	n = f && buf ? fread(buf, 1, LINE_MAX_LEN - 1, f) : 0;
+	if (f)
+		fclose(f);
+	if (!n) {
+		printf("    <the same QEMU command line> -incoming defer\n");
+		free(buf);
+		return;
+	}
+	buf[n] = 0;
+	printf("   ");
+	for (p = buf; p < buf + n; p += strlen(p) + 1) {
+		if (!strcmp(p, "-incoming") || !strcmp(p, "--incoming")) {
+			if (p + strlen(p) + 1 < buf + n)
+				p += strlen(p) + 1;
+			continue;
+		}
+		if (*p && !p[strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "0123456789-_=,.:/+@%")]) {
+			printf(" %s", p);
+			continue;
+		}
+		printf(" '");
+		for (; *p; p++)
+			printf(*p == '\'' ? "'\\''" : "%c", *p);
+		printf("'");
+	}
+	printf(" -incoming defer\n");
+	free(buf);
+}
+
+/*
+ * The kernel rolled the region back: the destination or the link was lost
+ * for rollback_after_ms. Epoch 0 (the frozen image): the paused QEMU's
+ * device state matches, cont. Epoch N: the region holds the destination's
+ * memory at epoch N; the paused QEMU must not run on it; say how to start
+ * one from epoch N's device state. Always 1: the migration failed.
+ */
+static int source_rolled_back(struct qmp *q, const struct guest *g,
+			      const struct ftpage_status *st, const char *qmp_path)
+{
+	unsigned long long epoch = st->committed_epoch;
+	pid_t pid = peer_pid(q->c.fd);
+
+	msg("the destination or the link was lost during post-copy: the kernel rolled "
+	    "region %s back to %s%llu (no heartbeat for %u ms)", g->region,
+	    epoch ? "epoch " : "the frozen image, epoch ", epoch,
+	    module_param_u("rollback_after_ms", 30000));
+	if (!epoch) {
+		source_cont(q, g);
+		fprintf(stderr, "%s: migration of %s failed: destination or link lost; "
+			"rolled back to the source\n", prog, g->region);
+		return 1;
+	}
+	msg("region %s holds the guest's memory as the destination committed it at epoch %llu; "
+	    "the paused QEMU here has the device state of epoch 0 and must not run on it",
+	    g->region, epoch);
+	printf("To run the guest on the source from epoch %llu:\n"
+	       "  1. quit the paused QEMU (QMP quit on %s, or kill %d)\n"
+	       "  2. start it again, the same command line with -incoming defer:\n",
+	       epoch, qmp_path, (int)pid);
+	if (pid)
+		print_cmdline(pid);
+	else
+		printf("    <the same QEMU command line> -incoming defer\n");
+	printf("  3. load epoch %llu's device state into it (RAM stays in the region):\n"
+	       "    %s migrate --qmp %s --resume\n", epoch, prog, qmp_path);
+	fflush(stdout);
+	fprintf(stderr, "%s: migration of %s failed: destination or link lost; rolled back "
+		"to epoch %llu; the guest is paused on the source until restarted as above\n",
+		prog, g->region, epoch);
+	return 1;
+}
+
+/*
+ * After the handover the destination runs the guest; the source region is
+ * its fallback until the migration ends here: poll() on the region node
+ * reports it (like ftpagectl wait). DONE (the destination declared it):
+ * quit the source QEMU, 0. ROLLED_BACK (the kernel's rollback, after
+ * rollback_after_ms without heartbeat): resume here, 1. The control
+ * channel only carries the destination's "DONE", answered "OK" once the
+ * region is done; losing it changes nothing, the kernel decides.
+ */
+static int source_follow(struct qmp *q, struct conn *c, const struct guest *g,
+			 const struct opts *o)
+{
+	char path[sizeof(FTPAGE_DEV_DIR) + FTPAGE_NAME_MAX + 1], line[1024];
+	struct pollfd pfd[2] = { { .events = POLLPRI }, { .events = POLLIN } };
+	struct ftpage_status st;
+	unsigned int after = module_param_u("rollback_after_ms", 30000);
+	int said_done = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", FTPAGE_DEV_DIR, g->region);
+	pfd[0].fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pfd[0].fd < 0)
+		die("open %s", path, errno);
+	if (after)
+		msg("the guest runs on the destination; region %s stays its fallback until "
+		    "the migration is done (rollback after %u ms without heartbeat)",
+		    g->region, after);
+	else
+		msg("the guest runs on the destination; region %s stays its fallback until "
+		    "the migration is done (no automatic rollback: rollback_after_ms=0)",
+		    g->region);
+	for (;;) {
+		int line_ready = c->fd >= 0 && memchr(c->buf, '\n', c->len);
+
+		pfd[1].fd = c->fd;
+		if (poll(pfd, 2, line_ready ? 0 : -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll %s", path, errno);
+		}
+		if (pfd[0].revents & POLLPRI)
+			break;
+		if (!line_ready && !pfd[1].revents)
+			continue;
+		if (conn_readline(c, line, sizeof(line), 1000)) {
+			if (errno == ETIMEDOUT)
+				continue;
+			msg("control channel to the destination closed (%s); waiting for "
+			    "'ftpagectl done %s' there, or the kernel's rollback", strerror(errno),
+			    g->region);
+			close(c->fd);
+			c->fd = -1;
+		} else if (!strcmp(line, "DONE")) {
+			said_done = 1;
+		} else {
+			conn_printf(c, "ERR unexpected '%.64s'\n", line);
+		}
+	}
+	close(pfd[0].fd);
+	region_status(g->region, &st);
+	if (st.state == FTPAGE_STATE_DONE) {
+		msg("the destination declared the migration done; region %s released here",
+		    g->region);
+		if (!o->keep && qmp_call(q, "{\"execute\": \"quit\"}") < 0 &&
+		    errno != ECONNRESET)
+			msg("quit: no answer from the source QEMU");
+		if (c->fd >= 0 && (said_done ||
+		    (!conn_readline(c, line, sizeof(line), 2000) && !strcmp(line, "DONE"))))
+			conn_printf(c, "OK\n");
+		return 0;
+	}
+	if (c->fd >= 0)
+		conn_printf(c, "ERR the source rolled back\n");
+	if (st.state == FTPAGE_STATE_ROLLED_BACK)
+		return source_rolled_back(q, g, &st, o->qmp);
+	fprintf(stderr, "%s: region %s is %s: the migration ended without a rollback; "
+		"the guest stays paused here\n", prog, g->region, ftp_state_name(st.state));
+	return 1;
+}
+
 static int migrate_source(const struct opts *o)
 {
 	static struct qmp q;
@@ -641,7 +839,7 @@ static int migrate_source(const struct opts *o)
 	}
 	sa = la;
 	slen = llen;
-	serve_port = o->serve_port ? o->serve_port : module_port();
+	serve_port = o->serve_port ? o->serve_port : module_param_u("port", 7407);
 	set_port(&sa, serve_port);
 	if (region_peer(FTPAGE_IOC_SERVE, g.region, NULL, &sa, slen, &o->auth)) {
 		if (errno != EBUSY)
@@ -661,7 +859,7 @@ static int migrate_source(const struct opts *o)
 		die("accept%s", "", errno);
 	setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-	while (!conn_readline(&c, line, sizeof(line), -1)) {
+	while (!migrated && !conn_readline(&c, line, sizeof(line), -1)) {
 		if (!strcmp(line, "HELLO ftpage-migrate 1")) {
 			conn_printf(&c, "OK region=%s size=%" PRIu64 " serve_port=%u\n",
 				    g.region, g.size, serve_port);
@@ -675,36 +873,17 @@ static int migrate_source(const struct opts *o)
 			if (source_migrate(&q, &c, &g, line + 8))
 				break;
 			migrated = 1;
-		} else if (!strcmp(line, "DONE") && migrated) {
-			msg("the destination has every page");
-			if (!o->keep && qmp_call(&q, "{\"execute\": \"quit\"}") < 0 &&
-			    errno != ECONNRESET)
-				msg("quit: no answer from the source QEMU");
-			conn_printf(&c, "OK\n");
-			ret = 0;
-			break;
 		} else {
 			conn_printf(&c, "ERR unexpected '%.64s'\n", line);
 			break;
 		}
 	}
-	if (ret && migrated) {
-		/*
-		 * The destination runs the guest and the channel is gone before
-		 * DONE. The source copy is still needed. Hook for the
-		 * fault-tolerance work: once the kernel rolls back on its own
-		 * (lease expiry, states "abandoned"/"done"), resume here the
-		 * last applied epoch (epoch 0: cont; epoch N: a new QEMU
-		 * loading its checkpoint).
-		 */
-		region_status(g.region, &st);
-		msg("lost the destination during post-copy (region %s %s): the guest is "
-		    "paused here, its memory frozen; automatic rollback is not there yet",
-		    g.region, ftp_state_name(st.state));
-	} else if (ret) {
+	if (migrated)
+		ret = source_follow(&q, &c, &g, o);
+	else
 		msg("session ended before the migration; the guest was not stopped");
-	}
-	close(c.fd);
+	if (c.fd >= 0)
+		close(c.fd);
 	return ret;
 }
 
@@ -879,6 +1058,51 @@ out:
 	return ret;
 }
 
+/* The region left post-copy other than complete: the source rolled back. */
+static int dest_lost(const struct guest *g, const struct ftpage_status *st)
+{
+	if (st->state == FTPAGE_STATE_ABANDONED)
+		fprintf(stderr, "%s: migration of %s failed: the source rolled back (it did "
+			"not hear from here for its rollback_after_ms) and runs the guest "
+			"again; region %s is abandoned, the guest here is gone (stop this QEMU)\n",
+			prog, g->region, g->region);
+	else
+		fprintf(stderr, "%s: migration of %s failed: region %s is %s with %llu of %llu "
+			"pages local\n", prog, g->region, g->region, ftp_state_name(st->state),
+			(unsigned long long)st->pages_known, (unsigned long long)st->pages_total);
+	return 1;
+}
+
+/*
+ * Every page is here: declare the migration done, so that the source
+ * releases its copy and this region needs no lease any more. While the
+ * source cannot be reached (-ENOTCONN) retry, until it answers or rolled
+ * back (we then are abandoned).
+ */
+static int dest_done(const struct guest *g, struct ftpage_status *st)
+{
+	int said = 0;
+
+	while (region_ref(FTPAGE_IOC_DONE, g->region)) {
+		if (errno != ENOTCONN && errno != EAGAIN) {
+			fprintf(stderr, "%s: done %s: %s\n", prog, g->region, strerror(errno));
+			return 1;
+		}
+		if (!said++)
+			msg("complete; the source cannot be reached to declare the migration "
+			    "done: retrying");
+		sleep_ms(200);
+		if (region_status(g->region, st))
+			die("status %s", g->region, errno);
+		if (st->state != FTPAGE_STATE_COMPLETE)
+			return dest_lost(g, st);
+	}
+	region_status(g->region, st);
+	msg("migration declared done: region %s is %s, the source released its copy",
+	    g->region, ftp_state_name(st->state));
+	return 0;
+}
+
 static int migrate_dest(const struct opts *o)
 {
 	static struct qmp q;
@@ -892,7 +1116,7 @@ static int migrate_dest(const struct opts *o)
 	char line[1024], rs[32], uri[128], host[INET6_ADDRSTRLEN], region[FTPAGE_NAME_MAX];
 	char buf[160];
 	uint64_t t_commit, pause_ms, pause_max = 0, epochs = 0;
-	int tty = isatty(STDOUT_FILENO);
+	int tty = isatty(STDOUT_FILENO), lost, was_lost = 0, ret;
 
 	plen = parse_addr(o->from, &pa);
 	if (!plen)
@@ -1043,28 +1267,41 @@ static int migrate_dest(const struct opts *o)
 		}
 		if (st.state == FTPAGE_STATE_COMPLETE)
 			break;
-		if (st.state != FTPAGE_STATE_PULLING) {
+		lost = st.state == FTPAGE_STATE_BROKEN || (st.status_flags & FTPAGE_STATUS_FENCED);
+		if (lost != was_lost) {
 			if (tty)
 				putchar('\n');
-			/* Hook for the fault-tolerance work: report the
-			 * kernel's rollback here once it exists. */
-			fprintf(stderr, "%s: region %s is %s with %llu of %llu pages local: "
-				"the link to the source is lost; the guest cannot go on here\n",
-				prog, g.region, ftp_state_name(st.state),
-				(unsigned long long)st.pages_known,
-				(unsigned long long)st.pages_total);
-			return 1;
+			if (lost)
+				msg("link to the source lost (region %s %s%s): the guest waits for "
+				    "its missing pages while the kernel reconnects", g.region,
+				    ftp_state_name(st.state),
+				    st.status_flags & FTPAGE_STATUS_FENCED ? ", lease lapsed" : "");
+			else
+				msg("link to the source back (%llu reconnect(s))",
+				    (unsigned long long)st.reconnects);
+			was_lost = lost;
+		}
+		if (st.state != FTPAGE_STATE_PULLING && st.state != FTPAGE_STATE_BROKEN) {
+			if (tty)
+				putchar('\n');
+			return dest_lost(&g, &st);
 		}
 	}
 	if (tty)
 		putchar('\n');
 	t_done = now_ms();
-	if (ctl_cmd(&c, line, sizeof(line), QMP_TIMEOUT_MS, "DONE"))
-		msg("source: %s (the migration is complete all the same)", line);
+	if (!o->no_done) {
+		ret = dest_done(&g, &st);
+		if (ret)
+			return ret;
+		if (ctl_cmd(&c, line, sizeof(line), QMP_TIMEOUT_MS, "DONE"))
+			msg("source: %s (the migration is done all the same)", line);
+	}
 	close(c.fd);
 
 	/* 6. report */
-	printf("migration of %s complete\n", g.region);
+	printf("migration of %s %s\n", g.region, o->no_done ?
+	       "complete; the source keeps its copy until 'ftpagectl done' here" : "done");
 	printf("  downtime        %" PRIu64 " ms\n", t_resume - t0);
 	printf("  total time      %" PRIu64 " ms (post-copy %" PRIu64 " ms)\n",
 	       t_done - t_start, t_done - t_resume);
@@ -1083,6 +1320,88 @@ static int migrate_dest(const struct opts *o)
 	return 0;
 }
 
+/*
+ * --resume: after a rollback to epoch N, load epoch N's device state (the
+ * region's checkpoint, a QEMU migration stream without RAM) into a QEMU
+ * started on the region with -incoming defer; RAM is the region as it is
+ * (x-ignore-shared). The blob goes through a pipe handed over with getfd.
+ */
+static int migrate_resume(const struct opts *o)
+{
+	static struct qmp q;
+	struct ftpage_checkpoint ck;
+	struct ftpage_status st;
+	struct guest g = { 0 };
+	char rs[32] = "";
+	uint64_t t0;
+	size_t off = 0;
+	char *blob;
+	int p[2];
+
+	if (qmp_open(&q, o->qmp))
+		die("cannot reach the QEMU's QMP socket %s (-qmp unix:PATH,server=on,wait=off)",
+		    o->qmp, errno);
+	if (qemu_check(&q, &g, "source"))
+		return 1;
+	if (strcmp(g.runstate, "inmigrate")) {
+		fprintf(stderr, "%s: QEMU is %s: start it with -incoming defer\n", prog,
+			g.runstate);
+		return 1;
+	}
+	if (region_check(&g, FTPAGE_ROLE_SOURCE, &st))
+		return 1;
+	if (st.state != FTPAGE_STATE_ROLLED_BACK) {
+		fprintf(stderr, "%s: region %s is %s, not rolled-back: nothing to resume\n",
+			prog, g.region, ftp_state_name(st.state));
+		return 1;
+	}
+	blob = checkpoint_get(g.region, &ck);
+	if (!blob)
+		return 1;
+	if (!ck.epoch || !ck.state_len) {
+		fprintf(stderr, "%s: region %s is at epoch 0, which has no device state: "
+			"cont the QEMU that was migrated\n", prog, g.region);
+		return 1;
+	}
+	if (qemu_ignore_shared(&q, "source"))
+		return 1;
+	if (pipe2(p, O_CLOEXEC))
+		die("pipe%s", "", errno);
+	if (qmp_getfd(&q, p[0], "ftpage-resume") ||
+	    qmp_call(&q, "{\"execute\": \"migrate-incoming\", \"arguments\": "
+		     "{\"uri\": \"fd:ftpage-resume\"}}")) {
+		fprintf(stderr, "%s: QEMU: loading the device state: %s\n", prog, q.reply);
+		return 1;
+	}
+	close(p[0]);
+	t0 = now_ms();
+	while (off < ck.state_len) {
+		ssize_t n = write(p[1], blob + off, ck.state_len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("writing the device state to QEMU%s", "", errno);
+		off += n;
+	}
+	close(p[1]);
+	while (!qmp_runstate(&q, rs, sizeof(rs)) && !strcmp(rs, "inmigrate") &&
+	       now_ms() - t0 < QMP_TIMEOUT_MS)
+		sleep_ms(10);
+	if (!strcmp(rs, "paused") && !qmp_call(&q, "{\"execute\": \"cont\"}"))
+		strcpy(rs, "running");
+	if (strcmp(rs, "running")) {
+		fprintf(stderr, "%s: QEMU did not resume from epoch %llu (%s): see its output\n",
+			prog, (unsigned long long)ck.epoch, rs[0] ? rs : "connection lost");
+		return 1;
+	}
+	msg("the guest runs on the source from epoch %llu (%llu bytes of device state "
+	    "loaded, RAM from region %s)", (unsigned long long)ck.epoch,
+	    (unsigned long long)ck.state_len, g.region);
+	free(blob);
+	return 0;
+}
+
 int cmd_migrate(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -1096,6 +1415,8 @@ int cmd_migrate(int argc, char **argv)
 		{ "commit-every", required_argument, NULL, 'c' },
 		{ "key-file", required_argument, NULL, 'K' },
 		{ "insecure", no_argument, NULL, 'I' },
+		{ "no-done", no_argument, NULL, 'n' },
+		{ "resume", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .stream_port = STREAM_PORT, .wait_s = 60 };
@@ -1113,9 +1434,13 @@ int cmd_migrate(int argc, char **argv)
 		case 'c': o.commit_ms = atoi(optarg); break;
 		case 'K': o.auth.key_file = optarg; break;
 		case 'I': o.auth.insecure = 1; break;
+		case 'n': o.no_done = 1; break;
+		case 'r': o.resume = 1; break;
 		default: return 2;
 		}
 	}
+	if (o.resume && optind == argc && o.qmp && !o.listen && !o.from)
+		return migrate_resume(&o);
 	if (optind != argc || !o.qmp || !o.listen == !o.from || o.serve_port > 65535 ||
 	    !o.auth.key_file == !o.auth.insecure ||
 	    !o.stream_port || o.stream_port > 65535) {
@@ -1124,11 +1449,14 @@ int cmd_migrate(int argc, char **argv)
 			"           (--key-file FILE | --insecure)\n"
 			"           (source host: serve the region, wait for the destination)\n"
 			"       %s migrate --qmp SOCKET --from ADDR[:PORT] [--stream-port P] [--wait S]\n"
-			"           [--commit-every MS] (--key-file FILE | --insecure)\n"
+			"           [--commit-every MS] [--no-done] (--key-file FILE | --insecure)\n"
 			"           (destination host, QEMU started with -incoming defer: migrate)\n"
+			"       %s migrate --qmp SOCKET --resume\n"
+			"           (source host, after a rollback to epoch N: a QEMU started with\n"
+			"           -incoming defer on the region loads epoch N's device state)\n"
 			"       --key-file: the key the page traffic is authenticated with, the\n"
 			"           same file on both hosts; --insecure: no authentication\n",
-			prog, prog);
+			prog, prog, prog);
 		return 2;
 	}
 	return o.listen ? migrate_source(&o) : migrate_dest(&o);
