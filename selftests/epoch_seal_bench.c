@@ -38,6 +38,12 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+static bool no_page(uint64_t p)
+{
+	(void)p;
+	return false;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -45,28 +51,12 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Wait until the source applied @epoch. */
-static int wait_applied(int ctl, uint64_t epoch)
-{
-	struct ftpage_status st;
-	uint64_t end = ftp_now_ms() + 60000;
-
-	for (;;) {
-		if (ftp_status(ctl, SRC, &st))
-			return -1;
-		if (st.committed_epoch >= epoch)
-			return 0;
-		if (ftp_now_ms() >= end)
-			return -1;
-		ftp_sleep_ms(20);
-	}
-}
-
 /* One size: ROUNDS commits of @n dirty pages; 0 when all were exact. */
 static int bench_size(int ctl, volatile uint8_t *map, uint64_t n,
 		      uint64_t *epoch)
 {
 	uint64_t ns[ROUNDS], pages, e, t0;
+	struct ftpage_status st;
 	int round, bad = 0;
 	uint64_t p;
 
@@ -83,7 +73,8 @@ static int bench_size(int ctl, volatile uint8_t *map, uint64_t n,
 				 (unsigned long long)*epoch, (unsigned long long)n);
 			bad = 1;
 		}
-		if (wait_applied(ctl, e))
+		/* the source applied it */
+		if (ftp_wait_committed(ctl, SRC, e, 60000, &st))
 			return -1;
 	}
 	qsort(ns, ROUNDS, sizeof(ns[0]), cmp_u64);
@@ -95,7 +86,6 @@ static int bench_size(int ctl, volatile uint8_t *map, uint64_t n,
 int main(void)
 {
 	uint8_t *src_img = malloc(SIZE), *dst_img = malloc(SIZE);
-	struct ftpage_status st;
 	volatile uint8_t *map;
 	uint64_t epoch = 0;
 	unsigned int i;
@@ -106,21 +96,13 @@ int main(void)
 	tap_plan(6 + sizeof(sizes) / sizeof(sizes[0]));
 	if (!src_img || !dst_img)
 		tap_skip_all("out of memory");
-	if (!tap_check(!ftp_pair_setup(), "pair topology up"))
-		return tap_finish();
-	ctl = ftp_ctl_open();
-	if (!tap_call(ctl, "open the control node"))
+	ctl = ftp_pair_open();
+	if (ctl < 0)
 		return tap_finish();
 
 	/* An all-zero source: nothing allocated until the epochs land. */
-	ok = !ftp_create(ctl, SRC, SIZE, FTPAGE_ROLE_SOURCE) &&
-	     !ftp_freeze(ctl, SRC) && !ftp_netns_enter(FTP_PAIR_A_NS) &&
-	     !ftp_serve(ctl, SRC, FTP_PAIR_A_ADDR, PORT, 0) &&
-	     !ftp_create(ctl, DST, SIZE, FTPAGE_ROLE_DEST) &&
-	     !ftp_netns_enter(FTP_PAIR_B_NS) &&
-	     !ftp_pull(ctl, DST, SRC, FTP_PAIR_A_ADDR, PORT);
-	ftp_netns_enter(NULL);
-	ok = ok && !ftp_wait_state(ctl, DST, FTPAGE_STATE_COMPLETE, 60000, &st);
+	ok = ftp_pair_pull_complete(ctl, SRC, DST, SIZE, 0, no_page, PORT, 0,
+				    NULL);
 	if (!tap_check(ok, "%llu-page source served, dest pulled it, complete",
 		       (unsigned long long)PAGES))
 		return tap_finish();
@@ -142,9 +124,5 @@ int main(void)
 		  (unsigned long long)epoch);
 	munmap((void *)map, SIZE);
 	close(fd);
-	tap_check(ftp_kmsg_clean("epoch_seal_bench"), "no kernel warning");
-	tap_check(!ftp_destroy(ctl, DST) && !ftp_destroy(ctl, SRC),
-		  "destroy both regions");
-	ftp_pair_teardown();
-	return tap_finish();
+	return ftp_pair_close(ctl, "epoch_seal_bench", DST, SRC);
 }

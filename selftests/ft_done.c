@@ -61,14 +61,13 @@ static void part_done(void)
 {
 	struct ftpage_status sd, ss;
 	struct ftp_ticker tick;
-	uint64_t epoch = 0, pages = 0, c1, c2, diff, t0;
-	int64_t written, n;
-	char out[2048], path[64];
-	int r, e, fd;
+	uint64_t c1, c2, diff, t0, back = 0;
+	int64_t written;
+	char out[2048];
+	int r, e;
 	bool ok;
 
-	tap_check(ftp_lease_params(1000, 4000, 0),
-		  "lease_ms=1000 rollback_after_ms=4000");
+	ftp_lease_check(1000, 4000);
 	if (!tap_check(ftp_pair_pull(ctl, SRC, DST, SIZE, SEED, NULL, PORT,
 				     FTPAGE_SERVE_NO_PUSH, &written),
 		       "pair up, dest pulling (no push)"))
@@ -88,17 +87,12 @@ static void part_done(void)
 	tap_check(ok && diff == 0, "dest reads everything, equal to the source; "
 		  "complete on both sides (%s, %s)", ftp_state_str(sd.state),
 		  ftp_state_str(ss.state));
-	n = ftp_write_stamps(DST, model, SIZE, 1, hundred);
-	e = n < 0 ? EIO : ftp_commit(ctl, DST, NULL, 0, FTPAGE_COMMIT_WAIT,
-				     &epoch, &pages) ? errno : 0;
-	tap_check(!e && epoch == 1 && pages == (uint64_t)n,
-		  "100 pages written, commit 1 (wait): epoch %llu, %llu pages (%s)",
-		  (unsigned long long)epoch, (unsigned long long)pages,
-		  e ? strerror(e) : "ok");
+	ftp_commit_check(ctl, DST, model, SIZE, 1, hundred, NULL, 0,
+			 FTPAGE_COMMIT_WAIT, 1, "100 pages written, commit 1 (wait)",
+			 NULL);
 
 	r = ftp_sh("ftpagectl done %s", DST);
-	ftp_status(ctl, DST, &sd);
-	ftp_lease_diag(DST, &sd);
+	ftp_status_lease_diag(ctl, DST, &sd);
 	tap_check(r == 0 && sd.state == FTPAGE_STATE_DONE,
 		  "ftpagectl done %s: exit %d, dest %s", DST, r,
 		  ftp_state_str(sd.state));
@@ -143,8 +137,7 @@ static void part_done(void)
 	c1 = ftp_ticker_count(&tick);
 	ftp_sleep_ms(1000);
 	c2 = ftp_ticker_count(&tick);
-	ftp_status(ctl, DST, &sd);
-	ftp_lease_diag(DST, &sd);
+	ftp_status_lease_diag(ctl, DST, &sd);
 	tap_check(c2 > c1 && sd.state == FTPAGE_STATE_DONE &&
 		  !(sd.status_flags & FTPAGE_STATUS_FENCED),
 		  "%llu ms into the cut the ticker still writes (%llu -> %llu in "
@@ -155,17 +148,9 @@ static void part_done(void)
 	tap_check(ftp_ticker_stop(&tick, 5000), "ticker stops cleanly (%llu "
 		  "writes)", (unsigned long long)ftp_ticker_count(&tick));
 	ftp_ticker_free(&tick);
-	{
-		uint64_t v = 0xd0e0ull, back = 0;
-
-		fd = open(ftp_node(path, sizeof(path), DST), O_RDWR | O_CLOEXEC);
-		ok = fd >= 0 && pwrite(fd, &v, 8, 4000 * KG_PAGE_SIZE) == 8 &&
-		     pread(fd, &back, 8, 4000 * KG_PAGE_SIZE) == 8 && back == v;
-		if (fd >= 0)
-			close(fd);
-		tap_check(ok, "dest writable (pwrite, read back %llx)",
-			  (unsigned long long)back);
-	}
+	ok = ftp_region_rw(DST, 4000 * KG_PAGE_SIZE, 0xd0e0ull, &back);
+	tap_check(ok, "dest writable (pwrite, read back %llx)",
+		  (unsigned long long)back);
 	e = ftp_rollback(ctl, SRC) ? errno : 0;
 	ftp_status(ctl, SRC, &ss);
 	tap_check(e && ss.state == FTPAGE_STATE_DONE, "rollback of the done "
@@ -193,9 +178,8 @@ static void part_interval(void)
 
 	tap_check(ftp_lease_params(1000, 15000, 300),
 		  "commit_interval_ms=300 (lease_ms=1000 rollback_after_ms=15000)");
-	ok = ftp_pair_pull(ctl, SRC2, DST2, SIZE, SEED + 1, NULL, PORT + 1, 0,
-			   &written) &&
-	     !ftp_wait_state(ctl, DST2, FTPAGE_STATE_COMPLETE, 60000, &sd);
+	ok = ftp_pair_pull_complete(ctl, SRC2, DST2, SIZE, SEED + 1, NULL,
+				    PORT + 1, 0, &written);
 	if (!tap_check(ok, "second pair pulled to complete"))
 		return;
 	ftp_pattern_image(model, SIZE, SEED + 1, NULL);
@@ -206,11 +190,9 @@ static void part_interval(void)
 	tap_check(ok, "200 pages stamped, ticker on page %d, no commit from "
 		  "userspace", TICK_PAGE);
 	ftp_sleep_ms(1500);
-	ftp_status(ctl, DST2, &sd);
-	ftp_status(ctl, SRC2, &ss);
+	ftp_status_epoch_diag(ctl, DST2, &sd);
+	ftp_status_epoch_diag(ctl, SRC2, &ss);
 	e1 = sd.epoch;
-	ftp_epoch_diag(DST2, &sd);
-	ftp_epoch_diag(SRC2, &ss);
 	tap_check(e1 >= e0 + 2 && ss.committed_epoch >= 1,
 		  "epochs advance by themselves: dest epoch %llu -> %llu in 1.5 s, "
 		  "source committed_epoch %llu", (unsigned long long)e0,
@@ -240,8 +222,7 @@ static void part_interval(void)
 	tap_check(diff == 0, "dest equals the model (%llu differ)",
 		  (unsigned long long)diff);
 	tap_call(ftp_rollback(ctl, SRC2), "rollback the source");
-	ftp_status(ctl, SRC2, &ss);
-	ftp_epoch_diag(SRC2, &ss);
+	ftp_status_epoch_diag(ctl, SRC2, &ss);
 	diff = ftp_region_diff(SRC2, model, SIZE, "source vs model", 8);
 	tap_check(ss.state == FTPAGE_STATE_ROLLED_BACK && diff == 0,
 		  "source %s at committed_epoch %llu equals the model exactly "
@@ -258,10 +239,8 @@ int main(void)
 	if (!model)
 		tap_skip_all("out of memory");
 	tap_plan(34);
-	if (!tap_check(!ftp_pair_setup(), "pair topology up"))
-		return tap_finish();
-	ctl = ftp_ctl_open();
-	if (!tap_call(ctl, "open the control node"))
+	ctl = ftp_pair_open();
+	if (ctl < 0)
 		return tap_finish();
 	ftp_kmsg_mark("ft_done");
 	part_done();

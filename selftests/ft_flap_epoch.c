@@ -47,45 +47,33 @@ static bool every_5th(uint64_t p)
 int main(void)
 {
 	uint8_t *model = malloc(SIZE), *blob1 = malloc(BLOB1_LEN),
-		*blob2 = malloc(BLOB2_LEN), *ck = malloc(BLOB1_LEN);
-	uint64_t epoch = 0, pages = 0, len = 0, t0, diff;
+		*blob2 = malloc(BLOB2_LEN);
 	struct ftpage_status sd, ss, at_cut;
-	int64_t written, n1, n2;
+	int64_t written;
+	uint64_t t0;
 	bool ok;
-	int ctl, e;
+	int ctl;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!model || !blob1 || !blob2 || !ck)
+	if (!model || !blob1 || !blob2)
 		tap_skip_all("out of memory");
 	tap_plan(19);
-	if (!tap_check(!ftp_pair_setup(), "pair topology up"))
+	ctl = ftp_pair_open();
+	if (ctl < 0)
 		return tap_finish();
-	ctl = ftp_ctl_open();
-	if (!tap_call(ctl, "open the control node"))
-		return tap_finish();
-	tap_check(ftp_lease_params(1000, 15000, 0),
-		  "lease_ms=1000 rollback_after_ms=15000");
+	ftp_lease_check(1000, 15000);
 	ftp_kmsg_mark("ft_flap_epoch");
-	ok = ftp_pair_pull(ctl, SRC, DST, SIZE, SEED, NULL, PORT, 0, &written);
-	ok = ok && !ftp_wait_state(ctl, DST, FTPAGE_STATE_COMPLETE, 60000, &sd);
+	ok = ftp_pair_pull_complete(ctl, SRC, DST, SIZE, SEED, NULL, PORT, 0,
+				    &written);
 	if (!tap_check(ok, "dest pulled to complete"))
 		return tap_finish();
 	ftp_pattern_image(model, SIZE, SEED, NULL);
 
 	/* epoch 1: every page; cut the link while it streams */
-	n1 = ftp_write_stamps(DST, model, SIZE, 1, every_page);
 	ftp_blob_fill(blob1, BLOB1_LEN, 11);
-	e = n1 < 0 ? EIO : ftp_commit(ctl, DST, blob1, BLOB1_LEN, 0, &epoch,
-				      &pages) ? errno : 0;
-	tap_check(!e && epoch == 1 && pages == (uint64_t)n1,
-		  "commit 1 (no wait): epoch %llu, %llu pages (wrote %lld) (%s)",
-		  (unsigned long long)epoch, (unsigned long long)pages,
-		  (long long)n1, e ? strerror(e) : "ok");
-	t0 = ftp_now_ms();
-	do
-		ftp_status(ctl, SRC, &ss);
-	while (!ss.journal_bytes && ss.committed_epoch < 1 &&
-	       ftp_now_ms() - t0 < 20000);
+	ftp_commit_check(ctl, DST, model, SIZE, 1, every_page, blob1, BLOB1_LEN,
+			 0, 1, "commit 1 (no wait)", NULL);
+	ftp_wait_staged(ctl, SRC, 0, 20000, &ss);
 	ftp_pair_link(false);
 	at_cut = ss;
 	t0 = ftp_now_ms();
@@ -95,10 +83,8 @@ int main(void)
 		  "%llu", (unsigned long long)at_cut.journal_bytes,
 		  (unsigned long long)at_cut.committed_epoch);
 	ftp_sleep_ms(2000);
-	ftp_status(ctl, DST, &sd);
-	ftp_lease_diag(DST, &sd);
-	ftp_status(ctl, SRC, &ss);
-	ftp_lease_diag(SRC, &ss);
+	ftp_status_lease_diag(ctl, DST, &sd);
+	ftp_status_lease_diag(ctl, SRC, &ss);
 	tap_check(ss.committed_epoch == 0 && ss.state != FTPAGE_STATE_ROLLED_BACK,
 		  "during the outage: epoch 1 not applied, source not rolled back "
 		  "(%s)", ftp_state_str(ss.state));
@@ -106,13 +92,9 @@ int main(void)
 		  (unsigned long long)(ftp_now_ms() - t0));
 
 	t0 = ftp_now_ms();
-	do
-		ftp_status(ctl, DST, &sd);
-	while (sd.committed_epoch < 1 && ftp_now_ms() - t0 < 60000 &&
-	       (ftp_sleep_ms(20), 1));
-	ftp_status(ctl, SRC, &ss);
+	ftp_wait_committed(ctl, DST, 1, 60000, &sd);
 	ftp_lease_diag(DST, &sd);
-	ftp_lease_diag(SRC, &ss);
+	ftp_status_lease_diag(ctl, SRC, &ss);
 	tap_check(sd.committed_epoch == 1 && ss.committed_epoch == 1 &&
 		  ss.epoch == 1, "epoch 1 applied %llu ms after the link came back "
 		  "(dest committed %llu, source committed %llu, last received %llu)",
@@ -124,19 +106,12 @@ int main(void)
 		  (unsigned long long)sd.reconnects);
 
 	/* epoch 2: every 5th page again, wait for it */
-	n2 = ftp_write_stamps(DST, model, SIZE, 2, every_5th);
 	ftp_blob_fill(blob2, BLOB2_LEN, 22);
-	e = n2 < 0 ? EIO : ftp_commit(ctl, DST, blob2, BLOB2_LEN,
-				      FTPAGE_COMMIT_WAIT, &epoch, &pages) ? errno : 0;
-	tap_check(!e && epoch == 2 && pages == (uint64_t)n2,
-		  "commit 2 (wait): epoch %llu, %llu pages (wrote %lld) (%s)",
-		  (unsigned long long)epoch, (unsigned long long)pages,
-		  (long long)n2, e ? strerror(e) : "ok");
+	ftp_commit_check(ctl, DST, model, SIZE, 2, every_5th, blob2, BLOB2_LEN,
+			 FTPAGE_COMMIT_WAIT, 2, "commit 2 (wait)", NULL);
 	ftp_sleep_ms(1000);
-	ftp_status(ctl, DST, &sd);
-	ftp_status(ctl, SRC, &ss);
-	ftp_epoch_diag(DST, &sd);
-	ftp_epoch_diag(SRC, &ss);
+	ftp_status_epoch_diag(ctl, DST, &sd);
+	ftp_status_epoch_diag(ctl, SRC, &ss);
 	tap_check(sd.committed_epoch == 2 && ss.committed_epoch == 2 &&
 		  ss.epoch == 2 && sd.journal_bytes == 0 && ss.journal_bytes == 0,
 		  "both sides at committed_epoch 2, nothing in flight");
@@ -144,24 +119,11 @@ int main(void)
 		  "dest equals the model");
 
 	tap_call(ftp_rollback(ctl, SRC), "rollback the source");
-	ftp_status(ctl, SRC, &ss);
-	ftp_epoch_diag(SRC, &ss);
+	ftp_status_epoch_diag(ctl, SRC, &ss);
 	tap_check(ss.state == FTPAGE_STATE_ROLLED_BACK && ss.committed_epoch == 2,
 		  "source rolled-back (%s) at committed_epoch %llu",
 		  ftp_state_str(ss.state), (unsigned long long)ss.committed_epoch);
-	diff = ftp_region_diff(SRC, model, SIZE, "source vs epoch 2", 8);
-	tap_check(diff == 0, "source equals the model of epoch 2, every page "
-		  "(%llu differ)", (unsigned long long)diff);
-	memset(ck, 0, BLOB1_LEN);
-	e = ftp_checkpoint(ctl, SRC, ck, BLOB1_LEN, &epoch, &len) ? errno : 0;
-	tap_check(!e && epoch == 2 && len == BLOB2_LEN && !memcmp(ck, blob2, len),
-		  "checkpoint: epoch %llu, blob 2 (%llu bytes) (%s)",
-		  (unsigned long long)epoch, (unsigned long long)len,
-		  e ? strerror(e) : "ok");
-	tap_check(ftp_kmsg_clean("ft_flap_epoch"), "no kernel warning");
-	tap_check(!ftp_destroy(ctl, DST) && !ftp_destroy(ctl, SRC),
-		  "destroy both regions");
-	close(ctl);
-	ftp_pair_teardown();
-	return tap_finish();
+	ftp_rolled_back_check(ctl, SRC, model, SIZE, 2, blob2, BLOB2_LEN,
+			      "blob 2");
+	return ftp_pair_close(ctl, "ft_flap_epoch", DST, SRC);
 }

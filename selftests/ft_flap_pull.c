@@ -110,16 +110,11 @@ static void flap(int n, const char *how, int (*cut)(bool down), uint64_t at)
 	tap_check(!cut(false), "flap %d: link back after %llu ms", n,
 		  (unsigned long long)(ftp_now_ms() - t0));
 	if (r == 0)
-		r = ftp_wait_child(pid, 30000, &status, &ms);
-	if (r != 1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
+		r = ftp_reap_child(pid, 30000, &status, &ms);
 	tap_check(r == 1 && WIFEXITED(status) && !WEXITSTATUS(status),
 		  "flap %d: the reader then gets the right content (%llu ms "
-		  "after the link came back; %s %d)", n, (unsigned long long)ms,
-		  WIFSIGNALED(status) ? "signal" : "exit",
-		  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		  "after the link came back; %s)", n, (unsigned long long)ms,
+		  ftp_wstatus_str(status));
 }
 
 static int link_cut(bool down)
@@ -142,13 +137,10 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tap_plan(24);
-	if (!tap_check(!ftp_pair_setup(), "pair topology up"))
+	ctl = ftp_pair_open();
+	if (ctl < 0)
 		return tap_finish();
-	ctl = ftp_ctl_open();
-	if (!tap_call(ctl, "open the control node"))
-		return tap_finish();
-	tap_check(ftp_lease_params(LEASE_MS, 15000, 0), "lease_ms=1000 "
-		  "rollback_after_ms=15000");
+	ftp_lease_check(LEASE_MS, 15000);
 	ftp_kmsg_mark("ft_flap_pull");
 	t0 = ftp_now_ms();
 	ok = ftp_pair_pull(ctl, SRC, DST, SIZE, SEED, seven_in_eight, PORT, 0,
@@ -207,11 +199,6 @@ int main(void)
 	ftp_lease_diag(SRC, &ss);
 	tap_check(ok && (ss.status_flags & FTPAGE_STATUS_ATTACHED),
 		  "source complete (%s), still attached", ftp_state_str(ss.state));
-	tap_check(ftp_kmsg_clean("ft_flap_pull"), "no kernel warning");
-	tap_check(!ftp_destroy(ctl, DST) && !ftp_destroy(ctl, SRC),
-		  "destroy both regions");
-	close(ctl);
 	ftp_pair_netem(NULL);
-	ftp_pair_teardown();
-	return tap_finish();
+	return ftp_pair_close(ctl, "ft_flap_pull", DST, SRC);
 }

@@ -85,26 +85,14 @@ static bool sigbus(int status)
 	return WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS;
 }
 
-static const char *how(int status)
-{
-	static char buf[64];
-
-	if (WIFSIGNALED(status))
-		snprintf(buf, sizeof(buf), "signal %s", strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, sizeof(buf), "exit %d", WEXITSTATUS(status));
-	return buf;
-}
-
 int main(void)
 {
 	uint8_t *model = malloc(SIZE), *blob1 = malloc(BLOB1_LEN),
-		*blob2 = malloc(BLOB2_LEN), *ck = malloc(BLOB2_LEN);
-	uint64_t epoch = 0, pages = 0, len = 0, t_cut, t_fenced = 0, t_rb = 0,
-		 c1, c2, last, diff, ms = 0;
+		*blob2 = malloc(BLOB2_LEN);
+	uint64_t t_cut, t_fenced = 0, t_rb = 0, c1, c2, last, diff, ms = 0;
 	struct ftpage_status sd, ss;
 	struct ftp_ticker tick;
-	int64_t written, n;
+	int64_t written;
 	char out[256], path[64];
 	int status = 0, r, e, fd;
 	pthread_t th;
@@ -112,29 +100,25 @@ int main(void)
 	bool ok;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!model || !blob1 || !blob2 || !ck)
+	if (!model || !blob1 || !blob2)
 		tap_skip_all("out of memory");
 	tap_plan(34);
-	if (!tap_check(!ftp_pair_setup(), "pair topology up"))
-		return tap_finish();
-	ctl = ftp_ctl_open();
-	if (!tap_call(ctl, "open the control node"))
+	ctl = ftp_pair_open();
+	if (ctl < 0)
 		return tap_finish();
 	tap_check(ftp_lease_params(LEASE_MS, ROLLBACK_MS, 0) &&
 		  ftp_param_get("fault_timeout_ms") == 30000,
 		  "lease_ms=%u rollback_after_ms=%u, fault_timeout_ms 30000",
 		  LEASE_MS, ROLLBACK_MS);
 	ftp_kmsg_mark("ft_linkloss");
-	ok = ftp_pair_pull(ctl, SRC, DST, SIZE, SEED, NULL, PORT, 0, &written);
-	ok = ok && !ftp_wait_state(ctl, DST, FTPAGE_STATE_COMPLETE, 60000, &sd);
+	ok = ftp_pair_pull_complete(ctl, SRC, DST, SIZE, SEED, NULL, PORT, 0,
+				    &written);
 	if (!tap_check(ok, "dest pulled to complete"))
 		return tap_finish();
 	ftp_pattern_image(model, SIZE, SEED, NULL);
 
-	ftp_status(ctl, SRC, &ss);
-	ftp_status(ctl, DST, &sd);
-	ftp_lease_diag(SRC, &ss);
-	ftp_lease_diag(DST, &sd);
+	ftp_status_lease_diag(ctl, SRC, &ss);
+	ftp_status_lease_diag(ctl, DST, &sd);
 	tap_check((ss.status_flags & FTPAGE_STATUS_ATTACHED) &&
 		  ss.lease_left_ms > 0 && ss.lease_left_ms <= ROLLBACK_MS,
 		  "source attached, deadline %u ms (1..%u)", ss.lease_left_ms,
@@ -145,22 +129,14 @@ int main(void)
 		  LEASE_MS);
 
 	/* epochs 1 and 2 */
-	n = ftp_write_stamps(DST, model, SIZE, 1, epoch1_pages);
 	ftp_blob_fill(blob1, BLOB1_LEN, 1);
-	e = n < 0 ? EIO : ftp_commit(ctl, DST, blob1, BLOB1_LEN,
-				     FTPAGE_COMMIT_WAIT, &epoch, &pages) ? errno : 0;
-	tap_check(!e && epoch == 1 && pages == (uint64_t)n,
-		  "commit 1 (wait): epoch %llu, %llu pages (%s)",
-		  (unsigned long long)epoch, (unsigned long long)pages,
-		  e ? strerror(e) : "ok");
-	n = ftp_write_stamps(DST, model, SIZE, 2, epoch2_pages);
+	ftp_commit_check(ctl, DST, model, SIZE, 1, epoch1_pages, blob1,
+			 BLOB1_LEN, FTPAGE_COMMIT_WAIT, 1, "commit 1 (wait)",
+			 NULL);
 	ftp_blob_fill(blob2, BLOB2_LEN, 2);
-	e = n < 0 ? EIO : ftp_commit(ctl, DST, blob2, BLOB2_LEN,
-				     FTPAGE_COMMIT_WAIT, &epoch, &pages) ? errno : 0;
-	tap_check(!e && epoch == 2 && pages == (uint64_t)n,
-		  "commit 2 (wait): epoch %llu, %llu pages (%s)",
-		  (unsigned long long)epoch, (unsigned long long)pages,
-		  e ? strerror(e) : "ok");
+	ftp_commit_check(ctl, DST, model, SIZE, 2, epoch2_pages, blob2,
+			 BLOB2_LEN, FTPAGE_COMMIT_WAIT, 2, "commit 2 (wait)",
+			 NULL);
 
 	/* the ticker runs, uncommitted */
 	ok = !ftp_ticker_start(&tick, DST, SIZE, TICK_PAGE);
@@ -194,8 +170,7 @@ int main(void)
 	}
 	c2 = ftp_ticker_count(&tick);
 	last = ftp_ticker_last_ms(&tick);
-	ftp_status(ctl, DST, &sd);
-	ftp_lease_diag(DST, &sd);
+	ftp_status_lease_diag(ctl, DST, &sd);
 	tap_check(t_fenced && t_fenced - t_cut <= LEASE_MS + 1000,
 		  "dest fenced %lld ms after the cut (<= lease + 1000)",
 		  t_fenced ? (long long)(t_fenced - t_cut) : -1ll);
@@ -210,13 +185,12 @@ int main(void)
 	r = reader > 0 ? ftp_wait_child(reader, 0, &status, NULL) : -1;
 	tap_check(r == 0, "fenced: a fresh reader of local page %d blocks too "
 		  "(%s)", READ_PAGE, r == 0 ? "waiting" : r < 0 ? "not run" :
-		  how(status));
+		  ftp_wstatus_str(status));
 
 	/* the source rolls back by itself */
 	pthread_join(th, NULL);
 	t_rb = srcpoll.r == 1 ? srcpoll.t : 0;
-	ftp_status(ctl, SRC, &ss);
-	ftp_lease_diag(SRC, &ss);
+	ftp_status_lease_diag(ctl, SRC, &ss);
 	tap_check(srcpoll.r == 1 && t_rb - t_cut >= ROLLBACK_MS - 400 &&
 		  t_rb - t_cut <= ROLLBACK_MS + 4000,
 		  "source reports POLLPRI by itself %lld ms after the cut "
@@ -233,24 +207,13 @@ int main(void)
 	r = ftp_sh_out(out, sizeof(out), "ftpagectl wait %s --timeout 5", SRC);
 	tap_check(r == 0 && !strcmp(out, "rolled-back"),
 		  "ftpagectl wait %s: exit %d, \"%s\"", SRC, r, out);
-	diff = ftp_region_diff(SRC, model, SIZE, "source vs epoch 2", 8);
-	tap_check(diff == 0, "source equals the model of epoch 2, every page "
-		  "(%llu differ)", (unsigned long long)diff);
-	memset(ck, 0, BLOB2_LEN);
-	e = ftp_checkpoint(ctl, SRC, ck, BLOB2_LEN, &epoch, &len) ? errno : 0;
-	tap_check(!e && epoch == 2 && len == BLOB2_LEN && !memcmp(ck, blob2, len),
-		  "checkpoint: epoch %llu, blob 2 (%llu bytes) (%s)",
-		  (unsigned long long)epoch, (unsigned long long)len,
-		  e ? strerror(e) : "ok");
+	ftp_rolled_back_check(ctl, SRC, model, SIZE, 2, blob2, BLOB2_LEN,
+			      "blob 2");
 	{
-		uint64_t v = 0xfeedull, back = 0;
+		uint64_t v = 0xfeedull;
 
-		fd = open(ftp_node(path, sizeof(path), SRC), O_RDWR | O_CLOEXEC);
-		ok = fd >= 0 && pwrite(fd, &v, 8, 5 * KG_PAGE_SIZE) == 8 &&
-		     pread(fd, &back, 8, 5 * KG_PAGE_SIZE) == 8 && back == v;
-		if (fd >= 0)
-			close(fd);
-		tap_check(ok, "source writable (pwrite, read back)");
+		tap_check(ftp_region_rw(SRC, 5 * KG_PAGE_SIZE, v, NULL),
+			  "source writable (pwrite, read back)");
 		memcpy(model + 5 * KG_PAGE_SIZE, &v, 8);
 	}
 
@@ -266,23 +229,15 @@ int main(void)
 		  "ftpagectl wait %s: exit %d, \"%s\"", DST, r, out);
 	ok = ftp_ticker_wait(&tick, 5000);
 	tap_check(ok && sigbus(tick.status), "the fenced ticker gets SIGBUS (%s)",
-		  ok ? how(tick.status) : "still running");
-	r = reader > 0 ? ftp_wait_child(reader, 5000, &status, NULL) : -1;
-	if (r == 0) {
-		kill(reader, SIGKILL);
-		waitpid(reader, &status, 0);
-	}
+		  ok ? ftp_wstatus_str(tick.status) : "still running");
+	r = reader > 0 ? ftp_reap_child(reader, 5000, &status, NULL) : -1;
 	tap_check(r == 1 && sigbus(status), "the fenced reader gets SIGBUS (%s)",
-		  r == 1 ? how(status) : "still running");
+		  r == 1 ? ftp_wstatus_str(status) : "still running");
 	toucher = ftp_touch_child(DST, SIZE, 3, false, 0);
-	r = ftp_wait_child(toucher, 5000, &status, &ms);
-	if (r != 1) {
-		kill(toucher, SIGKILL);
-		waitpid(toucher, &status, 0);
-	}
+	r = ftp_reap_child(toucher, 5000, &status, &ms);
 	tap_check(r == 1 && sigbus(status), "a new toucher gets SIGBUS in %llu "
 		  "ms (%s)", (unsigned long long)ms,
-		  r == 1 ? how(status) : "still running");
+		  r == 1 ? ftp_wstatus_str(status) : "still running");
 	fd = open(ftp_node(path, sizeof(path), DST), O_RDONLY | O_CLOEXEC);
 	{
 		uint64_t v;
@@ -298,17 +253,11 @@ int main(void)
 	tap_check(sd.last_error == FTPAGE_FERR_ABANDONED,
 		  "dest last_error %s", ftp_ferr_str(sd.last_error));
 
-	ftp_status(ctl, SRC, &ss);
-	ftp_lease_diag(SRC, &ss);
+	ftp_status_lease_diag(ctl, SRC, &ss);
 	diff = ftp_region_diff(SRC, model, SIZE, "source after the dest's return", 4);
 	tap_check(ss.state == FTPAGE_STATE_ROLLED_BACK && diff == 0,
 		  "source still rolled-back (%s), content unchanged (%llu differ)",
 		  ftp_state_str(ss.state), (unsigned long long)diff);
-	tap_check(ftp_kmsg_clean("ft_linkloss"), "no kernel warning");
 	ftp_ticker_free(&tick);
-	tap_check(!ftp_destroy(ctl, DST) && !ftp_destroy(ctl, SRC),
-		  "destroy both regions");
-	close(ctl);
-	ftp_pair_teardown();
-	return tap_finish();
+	return ftp_pair_close(ctl, "ft_linkloss", DST, SRC);
 }

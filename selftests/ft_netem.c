@@ -48,56 +48,25 @@ static bool epoch1_pages(uint64_t p)
 	return p % 4 == 0 && p / 4 < 1000;
 }
 
-/* Check every 5th page of the dest in a scrambled order; exit = bad. */
-static void checker(void)
-{
-	uint32_t stride = kg_pick_stride(PAGES, SEED), i, bad = 0;
-	char path[64];
-	uint8_t *m, zero[KG_PAGE_SIZE] = { 0 };
-	int fd;
-
-	signal(SIGBUS, SIG_DFL);
-	fd = open(ftp_node(path, sizeof(path), DST), O_RDONLY);
-	if (fd < 0)
-		_exit(200);
-	m = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED)
-		_exit(201);
-	for (i = 0; i < PAGES; i += 5) {
-		uint64_t p = ((uint64_t)i * stride) % PAGES;
-		const uint8_t *pg = m + p * KG_PAGE_SIZE;
-
-		if (seven_in_eight(p))
-			bad += !kg_pattern_check(pg, (uint32_t)p, SEED);
-		else
-			bad += !!memcmp(pg, zero, KG_PAGE_SIZE);
-	}
-	_exit(bad > 100 ? 100 : bad);
-}
-
 int main(void)
 {
-	uint8_t *model = malloc(SIZE), *blob = malloc(BLOB_LEN),
-		*ck = malloc(BLOB_LEN);
-	uint64_t t0, ms = 0, epoch = 0, pages = 0, len = 0, diff;
+	uint8_t *model = malloc(SIZE), *blob = malloc(BLOB_LEN);
+	uint64_t t0, ms = 0;
 	struct ftpage_status sd, ss;
 	struct ftp_digest ds, dd;
-	int64_t written = 0, n;
-	int ctl, status = 0, r, e;
+	int64_t written = 0;
+	int ctl, status = 0, r;
 	pid_t pid;
 	bool ok;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!model || !blob || !ck)
+	if (!model || !blob)
 		tap_skip_all("out of memory");
 	tap_plan(CHECKS);
-	if (!tap_check(!ftp_pair_setup(), "pair topology up"))
+	ctl = ftp_pair_open();
+	if (ctl < 0)
 		return tap_finish();
-	ctl = ftp_ctl_open();
-	if (!tap_call(ctl, "open the control node"))
-		return tap_finish();
-	tap_check(ftp_lease_params(1000, 15000, 0),
-		  "lease_ms=1000 rollback_after_ms=15000");
+	ftp_lease_check(1000, 15000);
 	if (!tap_check(!ftp_pair_netem(NETEM), "netem %s on both ends", NETEM))
 		return tap_finish();
 	ftp_sh("nsenter --net=/host/run/netns/" FTP_PAIR_B_NS
@@ -109,9 +78,8 @@ int main(void)
 				     PORT, 0, &written),
 		       "source served, dest pulling"))
 		return tap_finish();
-	pid = fork();
-	if (!pid)
-		checker();
+	/* check every 5th page of the dest in a scrambled order */
+	pid = ftp_scan_child(DST, SIZE, SEED, seven_in_eight, 5);
 	ok = !ftp_wait_state(ctl, DST, FTPAGE_STATE_COMPLETE, 90000, &sd);
 	ftp_status_diag(DST, &sd);
 	ftp_lease_diag(DST, &sd);
@@ -120,15 +88,10 @@ int main(void)
 		  (unsigned long long)(ftp_now_ms() - t0),
 		  (unsigned long long)sd.errors,
 		  (unsigned long long)sd.reconnects);
-	r = ftp_wait_child(pid, 30000, &status, &ms);
-	if (r != 1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
+	r = ftp_reap_child(pid, 30000, &status, &ms);
 	tap_check(r == 1 && WIFEXITED(status) && !WEXITSTATUS(status),
 		  "the checker mapping the dest found every 5th page right "
-		  "(%s %d)", WIFSIGNALED(status) ? "signal" : "bad pages",
-		  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		  "(%s: bad pages)", ftp_wstatus_str(status));
 	ok = !ftp_region_digest(SRC, SIZE, SEED, &ds) &&
 	     !ftp_region_digest(DST, SIZE, SEED, &dd);
 	tap_check(ok && dd.pattern_pages == (uint64_t)written &&
@@ -146,36 +109,18 @@ int main(void)
 
 	/* an epoch over the same link */
 	ftp_pattern_image(model, SIZE, SEED, seven_in_eight);
-	n = ftp_write_stamps(DST, model, SIZE, 1, epoch1_pages);
 	ftp_blob_fill(blob, BLOB_LEN, 0x4e7);
 	t0 = ftp_now_ms();
-	e = n < 0 ? EIO : ftp_commit(ctl, DST, blob, BLOB_LEN,
-				     FTPAGE_COMMIT_WAIT, &epoch, &pages) ? errno : 0;
-	tap_check(!e && epoch == 1 && pages == (uint64_t)n,
-		  "commit 1 (wait) in %llu ms: epoch %llu, %llu pages (%s)",
-		  (unsigned long long)(ftp_now_ms() - t0),
-		  (unsigned long long)epoch, (unsigned long long)pages,
-		  e ? strerror(e) : "ok");
+	ftp_commit_check(ctl, DST, model, SIZE, 1, epoch1_pages, blob, BLOB_LEN,
+			 FTPAGE_COMMIT_WAIT, 1, "commit 1 (wait)", NULL);
+	tap_diag("commit 1 took %llu ms", (unsigned long long)(ftp_now_ms() - t0));
 	tap_call(ftp_rollback(ctl, SRC), "rollback the source");
-	ftp_status(ctl, SRC, &ss);
-	ftp_epoch_diag(SRC, &ss);
+	ftp_status_epoch_diag(ctl, SRC, &ss);
 	tap_check(ss.state == FTPAGE_STATE_ROLLED_BACK && ss.committed_epoch == 1,
 		  "source rolled-back at committed_epoch %llu",
 		  (unsigned long long)ss.committed_epoch);
-	diff = ftp_region_diff(SRC, model, SIZE, "source vs epoch 1", 8);
-	tap_check(diff == 0, "source equals the model of epoch 1 (%llu differ)",
-		  (unsigned long long)diff);
-	memset(ck, 0, BLOB_LEN);
-	e = ftp_checkpoint(ctl, SRC, ck, BLOB_LEN, &epoch, &len) ? errno : 0;
-	tap_check(!e && epoch == 1 && len == BLOB_LEN && !memcmp(ck, blob, len),
-		  "checkpoint: epoch %llu, the blob (%llu bytes) (%s)",
-		  (unsigned long long)epoch, (unsigned long long)len,
-		  e ? strerror(e) : "ok");
-	tap_check(ftp_kmsg_clean(TEST), "no kernel warning");
-	tap_check(!ftp_destroy(ctl, DST) && !ftp_destroy(ctl, SRC),
-		  "destroy both regions");
-	close(ctl);
+	ftp_rolled_back_check(ctl, SRC, model, SIZE, 1, blob, BLOB_LEN,
+			      "the blob");
 	ftp_pair_netem(NULL);
-	ftp_pair_teardown();
-	return tap_finish();
+	return ftp_pair_close(ctl, TEST, DST, SRC);
 }

@@ -65,29 +65,6 @@ fail:
 	_exit(1);
 }
 
-/* The dest VMM: reads every 3rd page in a scrambled order; exit = bad. */
-static void dest_vmm(void)
-{
-	uint32_t stride = kg_pick_stride(PAGES, SEED), i, bad = 0;
-	char path[64];
-	uint8_t *m;
-	int fd;
-
-	signal(SIGBUS, SIG_DFL);
-	fd = open(ftp_node(path, sizeof(path), DST), O_RDONLY);
-	if (fd < 0)
-		_exit(200);
-	m = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED)
-		_exit(201);
-	for (i = 0; i < PAGES; i += 3) {
-		uint64_t p = ((uint64_t)i * stride) % PAGES;
-
-		bad += !kg_pattern_check(m + p * KG_PAGE_SIZE, (uint32_t)p, SEED);
-	}
-	_exit(bad > 100 ? 100 : bad);
-}
-
 int main(void)
 {
 	struct ftpage_status sd, ss;
@@ -101,13 +78,10 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tap_plan(15);
-	if (!tap_check(!ftp_pair_setup(), "pair topology up"))
+	ctl = ftp_pair_open();
+	if (ctl < 0)
 		return tap_finish();
-	ctl = ftp_ctl_open();
-	if (!tap_call(ctl, "open the control node"))
-		return tap_finish();
-	tap_check(ftp_lease_params(1000, 15000, 0),
-		  "lease_ms=1000 rollback_after_ms=15000");
+	ftp_lease_check(1000, 15000);
 	ftp_kmsg_mark("ft_srckill");
 
 	if (pipe(pfd))
@@ -135,10 +109,8 @@ int main(void)
 	ftp_netns_enter(NULL);
 	if (!tap_check(ok, "dest pulls in ftpb"))
 		return tap_finish();
-	fflush(stdout);
-	dst_pid = fork();
-	if (!dst_pid)
-		dest_vmm();
+	/* the dest VMM: reads every 3rd page in a scrambled order */
+	dst_pid = ftp_scan_child(DST, SIZE, SEED, NULL, 3);
 
 	t0 = ftp_now_ms();
 	do
@@ -149,8 +121,7 @@ int main(void)
 	kill(dst_pid, SIGKILL);
 	waitpid(src_pid, &status, 0);
 	waitpid(dst_pid, &dstatus, 0);
-	ftp_status(ctl, DST, &sd);
-	ftp_lease_diag(DST, &sd);
+	ftp_status_lease_diag(ctl, DST, &sd);
 	tap_check(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 		  "source VMM killed with SIGKILL");
 	tap_check(WIFSIGNALED(dstatus) && WTERMSIG(dstatus) == SIGKILL,
@@ -190,10 +161,5 @@ int main(void)
 	ftp_lease_diag(SRC, &ss);
 	tap_check(ok, "source learns the dest is complete (%s)",
 		  ftp_state_str(ss.state));
-	tap_check(ftp_kmsg_clean("ft_srckill"), "no kernel warning");
-	tap_check(!ftp_destroy(ctl, DST) && !ftp_destroy(ctl, SRC),
-		  "destroy both regions");
-	close(ctl);
-	ftp_pair_teardown();
-	return tap_finish();
+	return ftp_pair_close(ctl, "ft_srckill", DST, SRC);
 }

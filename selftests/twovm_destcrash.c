@@ -74,14 +74,13 @@ static bool some_pages(uint64_t p)
 static int role_a(void)
 {
 	struct ftpage_status ss;
-	uint64_t t0, t_kill, ms = 0, epoch = 0, len = 0, diff;
+	uint64_t t_kill, ms = 0;
 	int64_t written;
-	int r, e;
+	int r;
 	bool ok;
 
 	tap_plan(DESTCRASH_EPOCH ? 12 : 13);
-	tap_check(ftp_lease_params(LEASE_MS, ROLLBACK_MS, 0),
-		  "lease_ms=%u rollback_after_ms=%u", LEASE_MS, ROLLBACK_MS);
+	ftp_lease_check(LEASE_MS, ROLLBACK_MS);
 	tap_call(ftp_create(ctl, SRC, SIZE, FTPAGE_ROLE_SOURCE),
 		 "create a %llu MiB source", (unsigned long long)(SIZE / MIB));
 	written = ftp_fill_pattern(SRC, SIZE, SEED, NULL);
@@ -99,21 +98,14 @@ static int role_a(void)
 		  "dest attached, deadline %u ms", ss.lease_left_ms);
 
 	/* epoch 1 applied */
-	t0 = ftp_now_ms();
-	do
-		ok = !ftp_status(ctl, SRC, &ss) && ss.committed_epoch >= 1;
-	while (!ok && ftp_now_ms() - t0 < 90000 && (ftp_sleep_ms(50), 1));
+	ok = !ftp_wait_committed(ctl, SRC, 1, 90000, &ss);
 	ftp_lease_diag(SRC, &ss);
 	if (!tap_check(ok && ss.committed_epoch == 1, "epoch 1 applied "
 		       "(committed_epoch %llu)",
 		       (unsigned long long)ss.committed_epoch))
 		return tap_finish();
 	if (DESTCRASH_EPOCH) {
-		t0 = ftp_now_ms();
-		do
-			ftp_status(ctl, SRC, &ss);
-		while (!ss.journal_bytes && ss.committed_epoch == 1 &&
-		       ftp_now_ms() - t0 < 60000);
+		ftp_wait_staged(ctl, SRC, 1, 60000, &ss);
 		ftp_lease_diag(SRC, &ss);
 		tap_check(ss.journal_bytes > 0 && ss.committed_epoch == 1 &&
 			  ss.state != FTPAGE_STATE_ROLLED_BACK,
@@ -134,8 +126,7 @@ static int role_a(void)
 		  "POLLPRI by itself %llu ms after the kill request (%d..%d)",
 		  (unsigned long long)(ftp_now_ms() - t_kill), ROLLBACK_MS - 500,
 		  ROLLBACK_MS + 5000);
-	ftp_status(ctl, SRC, &ss);
-	ftp_lease_diag(SRC, &ss);
+	ftp_status_lease_diag(ctl, SRC, &ss);
 	tap_check(ss.state == FTPAGE_STATE_ROLLED_BACK && ss.committed_epoch == 1 &&
 		  ss.journal_bytes == 0 &&
 		  !(ss.status_flags & FTPAGE_STATUS_ATTACHED),
@@ -152,17 +143,9 @@ static int role_a(void)
 			if (epoch1_pages(p))
 				ftp_stamp_page(model + p * KG_PAGE_SIZE, 1, p);
 	}
-	diff = ftp_region_diff(SRC, model, SIZE, "source vs epoch 1", 8);
-	tap_check(diff == 0, "source equals the model of epoch 1, every page "
-		  "(%llu differ)", (unsigned long long)diff);
 	ftp_blob_fill(blob1, BLOB1_LEN, 1);
-	memset(blob2, 0, BLOB2_LEN);
-	e = ftp_checkpoint(ctl, SRC, blob2, BLOB2_LEN, &epoch, &len) ? errno : 0;
-	tap_check(!e && epoch == 1 && len == BLOB1_LEN &&
-		  !memcmp(blob2, blob1, BLOB1_LEN),
-		  "checkpoint: epoch %llu, blob 1 (%llu bytes) (%s)",
-		  (unsigned long long)epoch, (unsigned long long)len,
-		  e ? strerror(e) : "ok");
+	ftp_rolled_back_check(ctl, SRC, model, SIZE, 1, blob1, BLOB1_LEN,
+			      "blob 1");
 	if (!DESTCRASH_EPOCH)
 		ftp_lib_sh("qdisc_clear eth0");
 	tap_call(ftp_destroy(ctl, SRC), "destroy the source");
@@ -173,14 +156,12 @@ static int role_b(void)
 {
 	struct ftpage_status sd;
 	struct ftp_ticker tick;
-	uint64_t epoch = 0, pages = 0, t0;
+	uint64_t t0;
 	int64_t n;
-	int e;
 	bool ok;
 
 	tap_plan(8);
-	tap_check(ftp_lease_params(LEASE_MS, ROLLBACK_MS, 0),
-		  "lease_ms=%u rollback_after_ms=%u", LEASE_MS, ROLLBACK_MS);
+	ftp_lease_check(LEASE_MS, ROLLBACK_MS);
 	tap_call(ftp_create(ctl, DST, SIZE, FTPAGE_ROLE_DEST), "create dest");
 	t0 = ftp_now_ms();
 	if (!tap_call(ftp_pull_retry(ctl, DST, SRC, FTP_TWOVM_A_ADDR, PORT,
@@ -195,27 +176,17 @@ static int role_b(void)
 		tap_check(1, "post-copy: no waiting for complete");
 	}
 	ftp_pattern_image(model, SIZE, SEED, NULL);
-	n = ftp_write_stamps(DST, model, SIZE, 1, epoch1_pages);
 	ftp_blob_fill(blob1, BLOB1_LEN, 1);
-	e = n < 0 ? EIO : ftp_commit(ctl, DST, blob1, BLOB1_LEN,
-				     FTPAGE_COMMIT_WAIT, &epoch, &pages) ? errno : 0;
-	ftp_status(ctl, DST, &sd);
-	ftp_lease_diag(DST, &sd);
-	tap_check(!e && epoch == 1 && pages == (uint64_t)n,
-		  "commit 1 (wait): epoch %llu, %llu pages (%s), dest %s",
-		  (unsigned long long)epoch, (unsigned long long)pages,
-		  e ? strerror(e) : "ok", ftp_state_str(sd.state));
+	ftp_commit_check(ctl, DST, model, SIZE, 1, epoch1_pages, blob1,
+			 BLOB1_LEN, FTPAGE_COMMIT_WAIT, 1, "commit 1 (wait)",
+			 NULL);
+	ftp_status_lease_diag(ctl, DST, &sd);
 	if (DESTCRASH_EPOCH) {
 		tap_check(!ftp_lib_sh("qdisc_set eth0 " SLOW),
 			  "slow our egress down: %s", SLOW);
-		n = ftp_write_stamps(DST, model, SIZE, 2, every_page);
 		ftp_blob_fill(blob2, BLOB2_LEN, 2);
-		e = n < 0 ? EIO : ftp_commit(ctl, DST, blob2, BLOB2_LEN, 0,
-					     &epoch, &pages) ? errno : 0;
-		tap_check(!e && epoch == 2 && pages == PAGES,
-			  "commit 2 (no wait): epoch %llu, %llu pages (%s)",
-			  (unsigned long long)epoch, (unsigned long long)pages,
-			  e ? strerror(e) : "ok");
+		ftp_commit_check(ctl, DST, model, SIZE, 2, every_page, blob2,
+				 BLOB2_LEN, 0, 2, "commit 2 (no wait)", NULL);
 	} else {
 		tap_check(sd.state == FTPAGE_STATE_PULLING,
 			  "dest still pulling after commit 1 (%s)",

@@ -1209,3 +1209,172 @@ void ftp_ticker_free(struct ftp_ticker *t)
 		munmap((void *)t->sh, 4096);
 	t->sh = NULL;
 }
+
+int ftp_status_lease_diag(int ctl, const char *name, struct ftpage_status *st)
+{
+	int r = ftp_status(ctl, name, st);
+
+	ftp_lease_diag(name, st);
+	return r;
+}
+
+int ftp_status_epoch_diag(int ctl, const char *name, struct ftpage_status *st)
+{
+	int r = ftp_status(ctl, name, st);
+
+	ftp_epoch_diag(name, st);
+	return r;
+}
+
+int ftp_wait_committed(int ctl, const char *name, uint64_t epoch,
+		       unsigned int timeout_ms, struct ftpage_status *st)
+{
+	uint64_t end = ftp_now_ms() + timeout_ms;
+
+	for (;;) {
+		if (!ftp_status(ctl, name, st) && st->committed_epoch >= epoch)
+			return 0;
+		if (ftp_now_ms() >= end)
+			return -1;
+		ftp_sleep_ms(20);
+	}
+}
+
+int ftp_wait_staged(int ctl, const char *name, uint64_t committed,
+		    unsigned int timeout_ms, struct ftpage_status *st)
+{
+	uint64_t end = ftp_now_ms() + timeout_ms;
+
+	for (;;) {
+		ftp_status(ctl, name, st);
+		if (st->journal_bytes || st->committed_epoch > committed)
+			return 0;
+		if (ftp_now_ms() >= end)
+			return -1;
+	}
+}
+
+bool ftp_pair_pull_complete(int ctl, const char *src, const char *dst,
+			    uint64_t size, uint32_t seed, ftp_page_pred want,
+			    unsigned int port, uint32_t serve_flags,
+			    int64_t *written)
+{
+	struct ftpage_status st;
+
+	if (!ftp_pair_pull(ctl, src, dst, size, seed, want, port, serve_flags,
+			   written))
+		return false;
+	if (!ftp_wait_state(ctl, dst, FTPAGE_STATE_COMPLETE, 60000, &st))
+		return true;
+	ftp_status_diag(dst, &st);
+	return false;
+}
+
+int ftp_stamp_commit(int ctl, const char *name, uint8_t *model, uint64_t size,
+		     uint64_t tag, ftp_page_pred want, const void *blob,
+		     uint64_t blob_len, uint32_t flags, struct ftp_commit_res *r)
+{
+	r->epoch = 0;
+	r->pages = 0;
+	r->written = ftp_write_stamps(name, model, size, tag, want);
+	if (r->written < 0)
+		return EIO;
+	if (ftp_commit(ctl, name, blob, blob_len, flags, &r->epoch, &r->pages))
+		return errno;
+	return 0;
+}
+
+bool ftp_checkpoint_is(int ctl, const char *name, uint64_t epoch,
+		       const void *blob, uint64_t blob_len,
+		       struct ftp_ckpt_res *ck)
+{
+	uint64_t buf_len = 2 * blob_len + KG_PAGE_SIZE;
+	uint8_t *buf = calloc(1, buf_len);
+	bool ok;
+
+	ck->epoch = 0;
+	ck->len = 0;
+	if (!buf) {
+		ck->err = ENOMEM;
+		return false;
+	}
+	ck->err = ftp_checkpoint(ctl, name, buf, buf_len, &ck->epoch,
+				 &ck->len) ? errno : 0;
+	ok = !ck->err && ck->epoch == epoch && ck->len == blob_len &&
+	     !memcmp(buf, blob, blob_len);
+	free(buf);
+	return ok;
+}
+
+pid_t ftp_scan_child(const char *name, uint64_t size, uint32_t seed,
+		     ftp_page_pred pattern, unsigned int step)
+{
+	uint64_t pages = size / KG_PAGE_SIZE, i, bad = 0;
+	uint32_t stride;
+	static const uint8_t zero[KG_PAGE_SIZE];
+	const uint8_t *m;
+	pid_t pid;
+	int fd;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid)
+		return pid;
+	signal(SIGBUS, SIG_DFL);
+	stride = kg_pick_stride(pages, seed);
+	fd = ftp_open_region(name, O_RDONLY);
+	if (fd < 0)
+		_exit(200);
+	m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		_exit(201);
+	for (i = 0; i < pages; i += step) {
+		uint64_t p = (i * stride) % pages;
+		const uint8_t *pg = m + p * KG_PAGE_SIZE;
+
+		if (!pattern || pattern(p))
+			bad += !kg_pattern_check(pg, (uint32_t)p, seed);
+		else
+			bad += !!memcmp(pg, zero, KG_PAGE_SIZE);
+	}
+	_exit(bad > 100 ? 100 : (int)bad);
+}
+
+int ftp_reap_child(pid_t pid, unsigned int timeout_ms, int *status,
+		   uint64_t *ms)
+{
+	int r = ftp_wait_child(pid, timeout_ms, status, ms);
+
+	if (r != 1 && pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, status, 0);
+	}
+	return r;
+}
+
+const char *ftp_wstatus_str(int status)
+{
+	static char buf[64];
+
+	if (WIFSIGNALED(status))
+		snprintf(buf, sizeof(buf), "signal %s",
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, sizeof(buf), "exit %d", WEXITSTATUS(status));
+	return buf;
+}
+
+bool ftp_region_rw(const char *name, uint64_t off, uint64_t v, uint64_t *back)
+{
+	int fd = ftp_open_region(name, O_RDWR);
+	uint64_t b = 0;
+	bool ok;
+
+	ok = fd >= 0 && pwrite(fd, &v, 8, (off_t)off) == 8 &&
+	     pread(fd, &b, 8, (off_t)off) == 8 && b == v;
+	if (fd >= 0)
+		close(fd);
+	if (back)
+		*back = b;
+	return ok;
+}

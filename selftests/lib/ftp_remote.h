@@ -291,6 +291,182 @@ bool ftp_ticker_stop(struct ftp_ticker *t, unsigned int timeout_ms);
 bool ftp_ticker_wait(struct ftp_ticker *t, unsigned int timeout_ms);
 void ftp_ticker_free(struct ftp_ticker *t);
 
+/*
+ * Steps the fault-injection and epoch tests repeat.
+ */
+
+/* ftp_status() followed by ftp_lease_diag() / ftp_epoch_diag(); returns
+ * what ftp_status() returned.
+ */
+int ftp_status_lease_diag(int ctl, const char *name, struct ftpage_status *st);
+int ftp_status_epoch_diag(int ctl, const char *name, struct ftpage_status *st);
+
+/* Poll STATUS of NAME (every 20 ms) until committed_epoch >= epoch; like
+ * ftp_wait_state.
+ */
+int ftp_wait_committed(int ctl, const char *name, uint64_t epoch,
+		       unsigned int timeout_ms, struct ftpage_status *st);
+
+/* Poll STATUS of NAME without sleeping (a stream must be caught while it
+ * is staged) until journal_bytes > 0 or committed_epoch > committed; 0
+ * when reached, -1 on timeout. *st holds the last status.
+ */
+int ftp_wait_staged(int ctl, const char *name, uint64_t committed,
+		    unsigned int timeout_ms, struct ftpage_status *st);
+
+/* ftp_pair_pull(), then wait (at most 60 s) for the dest to complete; a
+ * status diagnostic when it does not. True when complete.
+ */
+bool ftp_pair_pull_complete(int ctl, const char *src, const char *dst,
+			    uint64_t size, uint32_t seed, ftp_page_pred want,
+			    unsigned int port, uint32_t serve_flags,
+			    int64_t *written);
+
+/* ftp_write_stamps(name, model, size, tag, want), then COMMIT with the
+ * state blob (may be NULL) and flags. Returns 0, or the errno value of
+ * what failed (EIO when the stamps could not be written); r is filled in
+ * any case (written -1 when the stamps failed).
+ */
+struct ftp_commit_res {
+	int64_t written;
+	uint64_t epoch, pages;
+};
+int ftp_stamp_commit(int ctl, const char *name, uint8_t *model, uint64_t size,
+		     uint64_t tag, ftp_page_pred want, const void *blob,
+		     uint64_t blob_len, uint32_t flags, struct ftp_commit_res *r);
+
+/* CHECKPOINT of source NAME into a buffer larger than blob_len: true when
+ * it succeeded at epoch `epoch` with exactly the blob. ck: what it
+ * returned (err: errno value or 0).
+ */
+struct ftp_ckpt_res {
+	uint64_t epoch, len;
+	int err;
+};
+bool ftp_checkpoint_is(int ctl, const char *name, uint64_t epoch,
+		       const void *blob, uint64_t blob_len,
+		       struct ftp_ckpt_res *ck);
+
+/* A "dest VMM" child: maps region NAME read-only (SIGBUS kills it) and
+ * checks every step-th page in the scrambled order kg_pick_stride(pages,
+ * seed): the kg pattern (seed) where pattern(p) (every page when NULL),
+ * zero elsewhere. It exits with the number of bad pages (at most 100),
+ * 200/201 when it cannot open/map. Returns its pid (-1 when fork failed).
+ */
+pid_t ftp_scan_child(const char *name, uint64_t size, uint32_t seed,
+		     ftp_page_pred pattern, unsigned int step);
+
+/* ftp_wait_child(); a child still running after timeout_ms is SIGKILLed
+ * and reaped (*status then says so). Returns what ftp_wait_child did.
+ */
+int ftp_reap_child(pid_t pid, unsigned int timeout_ms, int *status,
+		   uint64_t *ms);
+
+/* "exit N" / "signal NAME" for a wait status (a static buffer). */
+const char *ftp_wstatus_str(int status);
+
+/* pwrite the 8 bytes v at off of region NAME and pread them back (*back,
+ * may be NULL): true when they read back.
+ */
+bool ftp_region_rw(const char *name, uint64_t off, uint64_t v, uint64_t *back);
+
+/*
+ * TAP sequences of the pair tests. Being static inline, they report in the
+ * calling test's TAP stream (tap.h keeps its counters per program file).
+ */
+#include "ftp_util.h"
+#include "tap.h"
+
+/* The opening: checks "pair topology up" and "open the control node".
+ * The control fd, or -1 (the test returns tap_finish()).
+ */
+static inline int ftp_pair_open(void)
+{
+	int ctl;
+
+	if (!tap_check(!ftp_pair_setup(), "pair topology up"))
+		return -1;
+	ctl = ftp_ctl_open();
+	if (!tap_call(ctl, "open the control node"))
+		return -1;
+	return ctl;
+}
+
+/* Check "lease_ms=L rollback_after_ms=R": ftp_lease_params(L, R, 0). */
+static inline bool ftp_lease_check(unsigned int lease_ms,
+				   unsigned int rollback_after_ms)
+{
+	return tap_check(ftp_lease_params(lease_ms, rollback_after_ms, 0),
+			 "lease_ms=%u rollback_after_ms=%u", lease_ms,
+			 rollback_after_ms);
+}
+
+/* The end: checks "no kernel warning" (after ftp_kmsg_mark(tag)) and
+ * "destroy both regions" (dst, then src); closes ctl, tears the pair
+ * topology down. Returns tap_finish().
+ */
+static inline int ftp_pair_close(int ctl, const char *tag, const char *dst,
+				 const char *src)
+{
+	tap_check(ftp_kmsg_clean(tag), "no kernel warning");
+	tap_check(!ftp_destroy(ctl, dst) && !ftp_destroy(ctl, src),
+		  "destroy both regions");
+	close(ctl);
+	ftp_pair_teardown();
+	return tap_finish();
+}
+
+/* Check "<what>: epoch E, P pages (wrote W) (error)": ftp_stamp_commit()
+ * succeeded at epoch `epoch` with exactly the pages stamped. r may be NULL.
+ */
+static inline bool ftp_commit_check(int ctl, const char *name, uint8_t *model,
+				    uint64_t size, uint64_t tag,
+				    ftp_page_pred want, const void *blob,
+				    uint64_t blob_len, uint32_t flags,
+				    uint64_t epoch, const char *what,
+				    struct ftp_commit_res *r)
+{
+	struct ftp_commit_res res;
+	int e;
+
+	if (!r)
+		r = &res;
+	e = ftp_stamp_commit(ctl, name, model, size, tag, want, blob, blob_len,
+			     flags, r);
+	return tap_check(!e && r->epoch == epoch &&
+			 r->pages == (uint64_t)r->written,
+			 "%s: epoch %llu, %llu pages (wrote %lld) (%s)", what,
+			 (unsigned long long)r->epoch,
+			 (unsigned long long)r->pages, (long long)r->written,
+			 e ? strerror(e) : "ok");
+}
+
+/* Source NAME after a rollback to epoch `epoch`: checks "source equals the
+ * model of epoch E, every page" (model: size bytes) and "checkpoint: epoch
+ * E, <blob_what> (N bytes)" against the blob.
+ */
+static inline void ftp_rolled_back_check(int ctl, const char *name,
+					 const void *model, uint64_t size,
+					 uint64_t epoch, const void *blob,
+					 uint64_t blob_len, const char *blob_what)
+{
+	struct ftp_ckpt_res ck;
+	char what[64];
+	uint64_t diff;
+	bool ok;
+
+	snprintf(what, sizeof(what), "source vs epoch %llu",
+		 (unsigned long long)epoch);
+	diff = ftp_region_diff(name, model, size, what, 8);
+	tap_check(diff == 0, "source equals the model of epoch %llu, every "
+		  "page (%llu differ)", (unsigned long long)epoch,
+		  (unsigned long long)diff);
+	ok = ftp_checkpoint_is(ctl, name, epoch, blob, blob_len, &ck);
+	tap_check(ok, "checkpoint: epoch %llu, %s (%llu bytes) (%s)",
+		  (unsigned long long)ck.epoch, blob_what,
+		  (unsigned long long)ck.len, ck.err ? strerror(ck.err) : "ok");
+}
+
 #endif /* FTP_REMOTE_H */
 
 /* A raw-KVM guest (kvm_guest.h) whose RAM (memslot 0, GPA 0) is mem. NULL
