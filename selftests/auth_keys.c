@@ -61,34 +61,6 @@ static uint32_t status_flags(const char *name)
 	return ftp_status(ctl, name, &st) ? ~0u : st.status_flags;
 }
 
-/* The recording proxy in ftpa, PORT_PROXY -> PORT; its pid once it listens. */
-static pid_t start_proxy(void)
-{
-	char lp[16], tp[16];
-	uint64_t t0;
-	pid_t pid;
-
-	unlink(READYFILE);
-	unlink(CAPFILE);
-	snprintf(lp, sizeof(lp), "%u", PORT_PROXY);
-	snprintf(tp, sizeof(tp), "%u", PORT);
-	fflush(stdout);
-	pid = fork();
-	if (!pid) {
-		if (ftp_netns_enter(FTP_PAIR_A_NS))
-			_exit(3);
-		execlp("ftp_fakepeer", "ftp_fakepeer", "proxy", FTP_PAIR_A_ADDR,
-		       lp, FTP_PAIR_A_ADDR, tp, CAPFILE, READYFILE, (char *)NULL);
-		_exit(127);
-	}
-	for (t0 = ftp_now_ms(); ftp_now_ms() - t0 < 5000; ftp_sleep_ms(20))
-		if (!access(READYFILE, F_OK))
-			return pid;
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
-}
-
 static void test_set_key(void)
 {
 	char big[FTPAGE_KEY_MAX + 1];
@@ -165,7 +137,7 @@ static void test_real_and_replay(void)
 	pid_t proxy;
 	int ok, rc;
 
-	proxy = start_proxy();
+	proxy = ftp_proxy_start(PORT_PROXY, PORT, CAPFILE, READYFILE, 0);
 	tap_check(proxy > 0, "recording proxy listens in ftpa");
 	tap_call(ftp_set_key(ctl, "ak-dst", key1, sizeof(key1) - 1),
 		 "the right key on the real destination");

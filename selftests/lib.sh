@@ -376,7 +376,7 @@ e2e_src_begin() {
 	e2e_qemu_start
 	ktap_check "the guest runs on the source" e2e_wait_ticks 3
 	if [ "$1" = --no-push ]; then
-		ftpagectl serve vm0 --listen "$TWOVM_A_ADDR" --no-push ||
+		ftpagectl serve vm0 --listen "$TWOVM_A_ADDR" --no-push --key-file "$E2E_KEY" ||
 			ktap_bail "serve --no-push"
 	fi
 	ftpagectl migrate --key-file "$E2E_KEY" --qmp "/host$E2E_QMP" --listen "$TWOVM_A_ADDR:$E2E_CTL_PORT" \

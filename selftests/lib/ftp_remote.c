@@ -1378,3 +1378,35 @@ bool ftp_region_rw(const char *name, uint64_t off, uint64_t v, uint64_t *back)
 		*back = b;
 	return ok;
 }
+
+pid_t ftp_proxy_start(unsigned int port, unsigned int to_port,
+		      const char *capfile, const char *readyfile,
+		      unsigned long corrupt_every)
+{
+	char lp[16], tp[16], ce[24];
+	uint64_t t0;
+	pid_t pid;
+
+	unlink(readyfile);
+	unlink(capfile);
+	snprintf(lp, sizeof(lp), "%u", port);
+	snprintf(tp, sizeof(tp), "%u", to_port);
+	snprintf(ce, sizeof(ce), "%lu", corrupt_every);
+	fflush(stdout);
+	pid = fork();
+	if (!pid) {
+		if (ftp_netns_enter(FTP_PAIR_A_NS))
+			_exit(3);
+		if (corrupt_every)
+			setenv("FTP_PROXY_CORRUPT", ce, 1);
+		execlp("ftp_fakepeer", "ftp_fakepeer", "proxy", FTP_PAIR_A_ADDR,
+		       lp, FTP_PAIR_A_ADDR, tp, capfile, readyfile, (char *)NULL);
+		_exit(127);
+	}
+	for (t0 = ftp_now_ms(); ftp_now_ms() - t0 < 5000; ftp_sleep_ms(20))
+		if (!access(readyfile, F_OK))
+			return pid;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}

@@ -467,6 +467,16 @@ static inline void ftp_rolled_back_check(int ctl, const char *name,
 		  (unsigned long long)ck.len, ck.err ? strerror(ck.err) : "ok");
 }
 
+/*
+ * tools/ftp_fakepeer proxy in netns ftpa: FTP_PAIR_A_ADDR:port forwarded
+ * to FTP_PAIR_A_ADDR:to_port, the first handshake captured to capfile;
+ * with corrupt_every, one bit of what the target sends flipped that often
+ * (then it runs until killed). Its pid once it listens, or -1.
+ */
+pid_t ftp_proxy_start(unsigned int port, unsigned int to_port,
+		      const char *capfile, const char *readyfile,
+		      unsigned long corrupt_every);
+
 #endif /* FTP_REMOTE_H */
 
 /* A raw-KVM guest (kvm_guest.h) whose RAM (memslot 0, GPA 0) is mem. NULL

@@ -19,7 +19,10 @@
  *	listen on ADDR:PORT, create READYFILE, forward every connection to
  *	TO_ADDR:TO_PORT both ways, and write the first connection's first
  *	two messages from the peer (an authenticated HELLO and its AUTH) to
- *	CAPFILE; exit 0 once every connection closed, 1 after 120 s
+ *	CAPFILE; exit 0 once every connection closed, 1 after 120 s.
+ *	With FTP_PROXY_CORRUPT=N in the environment it flips one bit of
+ *	what the target sends every N bytes of each connection (never in
+ *	its first N bytes: the handshake) and runs until killed
  *   ftp_fakepeer replay ADDR PORT CAPFILE
  *	connect and replay a handshake CAPFILE holds: its HELLO, then once
  *	answered its AUTH; print each answer ("reply HELLO_ACK", "reply
@@ -201,6 +204,9 @@ static int cmd_proxy(char **argv)
 	long long end = now_ms() + 120000;
 	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
 	int nfd = 1, accepted = 0, i;
+	const char *every = getenv("FTP_PROXY_CORRUPT");
+	long long corrupt = every ? atoll(every) : 0;
+	long long seen[1 + 2 * PROXY_MAX] = { 0 };	/* bytes from a target */
 
 	addr_of(&sin, argv[2], argv[3]);
 	addr_of(&to, argv[4], argv[5]);
@@ -212,7 +218,7 @@ static int cmd_proxy(char **argv)
 	close(open(argv[7], O_WRONLY | O_CREAT | O_TRUNC, 0644));
 	p[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 	/* p[1 + 2k] is a peer, p[2 + 2k] its connection to the target. */
-	while (now_ms() < end && (!accepted || nfd > 1)) {
+	while (corrupt || (now_ms() < end && (!accepted || nfd > 1))) {
 		if (poll(p, nfd, 1000) <= 0)
 			continue;
 		if ((p[0].revents & POLLIN) && nfd < 1 + 2 * PROXY_MAX) {
@@ -225,6 +231,7 @@ static int cmd_proxy(char **argv)
 					close(c);
 					close(t);
 				} else {
+					seen[nfd + 1] = 0;
 					p[nfd++] = (struct pollfd){ .fd = c, .events = POLLIN };
 					p[nfd++] = (struct pollfd){ .fd = t, .events = POLLIN };
 					accepted++;
@@ -238,6 +245,16 @@ static int cmd_proxy(char **argv)
 			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			r = read(p[i].fd, buf, sizeof(buf));
+			/* from a target: the bit flip of every corrupt bytes */
+			if (r > 0 && corrupt && i % 2 == 0 &&
+			    (seen[i] + r) / corrupt > seen[i] / corrupt &&
+			    seen[i] + r > corrupt) {
+				long long at = (seen[i] + r) / corrupt * corrupt - seen[i];
+
+				buf[at < r ? at : r - 1] ^= 0x10;
+			}
+			if (r > 0)
+				seen[i] += r;
 			if (r > 0 && i == 1 && accepted == 1 && cap_len < CAP_LEN) {
 				size_t n = (size_t)r < CAP_LEN - cap_len ?
 					   (size_t)r : CAP_LEN - cap_len;
@@ -259,6 +276,8 @@ static int cmd_proxy(char **argv)
 				close(p[lo].fd);
 				close(p[lo + 1].fd);
 				memmove(p + lo, p + lo + 2, (nfd - lo - 2) * sizeof(*p));
+				memmove(seen + lo, seen + lo + 2,
+					(nfd - lo - 2) * sizeof(*seen));
 				nfd -= 2;
 				break;	/* revents of the moved entries are stale */
 			}
