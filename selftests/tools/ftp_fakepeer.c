@@ -37,8 +37,11 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -193,99 +196,116 @@ static int cmd_hello(char **argv)
 /* A captured handshake: HELLO then AUTH, each with its header. */
 #define CAP_HELLO	(sizeof(struct ftp_hdr) + sizeof(struct ftp_msg_hello))
 #define CAP_LEN		(CAP_HELLO + sizeof(struct ftp_hdr) + sizeof(struct ftp_msg_auth))
-#define PROXY_MAX	16	/* connection pairs */
 
-static int cmd_proxy(char **argv)
+/* Bit flips of FTP_PROXY_CORRUPT: one every @every bytes the target sent. */
+static void proxy_corrupt(unsigned char *buf, ssize_t r, long long *seen,
+			  long long every)
 {
-	struct pollfd p[1 + 2 * PROXY_MAX];
-	unsigned char cap[CAP_LEN], buf[65536];
-	size_t cap_len = 0;
-	struct sockaddr_in sin, to;
-	long long end = now_ms() + 120000;
-	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
-	int nfd = 1, accepted = 0, i;
-	const char *every = getenv("FTP_PROXY_CORRUPT");
-	long long corrupt = every ? atoll(every) : 0;
-	long long seen[1 + 2 * PROXY_MAX] = { 0 };	/* bytes from a target */
+	long long at;
 
-	addr_of(&sin, argv[2], argv[3]);
-	addr_of(&to, argv[4], argv[5]);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) || listen(lfd, 8)) {
-		perror("bind/listen");
-		return 1;
+	if (every && (*seen + r) / every > *seen / every && *seen + r > every) {
+		at = (*seen + r) / every * every - *seen;
+		buf[at < r ? at : r - 1] ^= 0x10;
 	}
-	close(open(argv[7], O_WRONLY | O_CREAT | O_TRUNC, 0644));
-	p[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-	/* p[1 + 2k] is a peer, p[2 + 2k] its connection to the target. */
-	while (corrupt || (now_ms() < end && (!accepted || nfd > 1))) {
-		if (poll(p, nfd, 1000) <= 0)
+	*seen += r;
+}
+
+/*
+ * One connection pair, in its own process so that a side that does not
+ * read blocks only its own pair: copy both ways until either side closes.
+ * The first pair (@capfile set) records the peer's first CAP_LEN bytes.
+ */
+static int proxy_pair(int c, int t, const char *capfile, long long every)
+{
+	struct pollfd p[2] = { { .fd = c, .events = POLLIN },
+			       { .fd = t, .events = POLLIN } };
+	unsigned char cap[CAP_LEN], buf[65536];
+	long long seen = 0;
+	size_t cap_len = 0;
+	ssize_t r;
+	int i;
+
+	for (;;) {
+		if (poll(p, 2, -1) <= 0)
 			continue;
-		if ((p[0].revents & POLLIN) && nfd < 1 + 2 * PROXY_MAX) {
-			int c = accept(lfd, NULL, NULL), t;
-
-			if (c >= 0) {
-				t = socket(AF_INET, SOCK_STREAM, 0);
-				if (connect(t, (struct sockaddr *)&to, sizeof(to))) {
-					perror("proxy connect");
-					close(c);
-					close(t);
-				} else {
-					seen[nfd + 1] = 0;
-					p[nfd++] = (struct pollfd){ .fd = c, .events = POLLIN };
-					p[nfd++] = (struct pollfd){ .fd = t, .events = POLLIN };
-					accepted++;
-				}
-			}
-		}
-		for (i = 1; i < nfd; i++) {
-			int peer = i % 2 ? i + 1 : i - 1;
-			ssize_t r;
-
+		for (i = 0; i < 2; i++) {
 			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			r = read(p[i].fd, buf, sizeof(buf));
-			/* from a target: the bit flip of every corrupt bytes */
-			if (r > 0 && corrupt && i % 2 == 0 &&
-			    (seen[i] + r) / corrupt > seen[i] / corrupt &&
-			    seen[i] + r > corrupt) {
-				long long at = (seen[i] + r) / corrupt * corrupt - seen[i];
-
-				buf[at < r ? at : r - 1] ^= 0x10;
-			}
-			if (r > 0)
-				seen[i] += r;
-			if (r > 0 && i == 1 && accepted == 1 && cap_len < CAP_LEN) {
+			if (r <= 0)
+				return 0;
+			if (i == 1)
+				proxy_corrupt(buf, r, &seen, every);
+			if (i == 0 && capfile && cap_len < CAP_LEN) {
 				size_t n = (size_t)r < CAP_LEN - cap_len ?
 					   (size_t)r : CAP_LEN - cap_len;
 
 				memcpy(cap + cap_len, buf, n);
 				cap_len += n;
 				if (cap_len == CAP_LEN) {
-					int f = open(argv[6], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+					int f = open(capfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 					if (f < 0 || write_full(f, cap, CAP_LEN))
 						perror("capture");
 					close(f);
 					printf("proxy: captured a handshake\n");
+					fflush(stdout);
 				}
 			}
-			if (r <= 0 || write_full(p[peer].fd, buf, r)) {
-				int lo = i % 2 ? i : i - 1;
-
-				close(p[lo].fd);
-				close(p[lo + 1].fd);
-				memmove(p + lo, p + lo + 2, (nfd - lo - 2) * sizeof(*p));
-				memmove(seen + lo, seen + lo + 2,
-					(nfd - lo - 2) * sizeof(*seen));
-				nfd -= 2;
-				break;	/* revents of the moved entries are stale */
-			}
+			if (write_full(p[!i].fd, buf, r))
+				return 0;
 		}
 	}
+}
+
+static int cmd_proxy(char **argv)
+{
+	struct sockaddr_in sin, to;
+	long long end = now_ms() + 120000;
+	const char *every = getenv("FTP_PROXY_CORRUPT");
+	long long corrupt = every ? atoll(every) : 0;
+	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
+	int accepted = 0, live = 0, c, t;
+	struct pollfd pl = { .fd = lfd, .events = POLLIN };
+
+	addr_of(&sin, argv[2], argv[3]);
+	addr_of(&to, argv[4], argv[5]);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) || listen(lfd, 16)) {
+		perror("bind/listen");
+		return 1;
+	}
+	close(open(argv[7], O_WRONLY | O_CREAT | O_TRUNC, 0644));
+	while (corrupt || (now_ms() < end && (!accepted || live))) {
+		while (live && waitpid(-1, NULL, WNOHANG) > 0)
+			live--;
+		if (poll(&pl, 1, 200) <= 0)
+			continue;
+		c = accept(lfd, NULL, NULL);
+		if (c < 0)
+			continue;
+		t = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(t, (struct sockaddr *)&to, sizeof(to))) {
+			perror("proxy connect");
+			close(c);
+			close(t);
+			continue;
+		}
+		accepted++;
+		fflush(stdout);
+		if (!fork()) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(lfd);
+			_exit(proxy_pair(c, t, accepted == 1 ? argv[6] : NULL,
+					 corrupt));
+		}
+		live++;
+		close(c);
+		close(t);
+	}
 	printf("proxy: %d connection(s), %s\n", accepted,
-	       nfd > 1 ? "some still open" : "all closed");
-	return nfd > 1 || !accepted;
+	       live ? "some still open" : "all closed");
+	return live || !accepted;
 }
 
 static int cmd_replay(char **argv)
