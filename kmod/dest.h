@@ -85,13 +85,12 @@ struct ftp_dest {
 
 	/*
 	 * The lease: faults and writes go on only until @lease_until (ns,
-	 * ktime_get_ns()). @fence_work fences when it passes.
+	 * ktime_get_boottime_ns()). @fence_work fences when it passes.
 	 */
 	spinlock_t lease_lock;		/* protects @lease_until, @fenced */
 	u64 lease_until;
 	bool fenced;
 	u32 lease_ms;			/* the source's policy, from LEASE */
-	u32 rollback_ms;
 	struct delayed_work fence_work;	/* renewals and waits: r->state_wq */
 	struct mutex link_lock;		/* PULL against destroy */
 	u32 commit_ms;			/* automatic commits, 0: none */

@@ -170,7 +170,6 @@ void ftp_dest_lease_renew(struct ftp_dest *d, const struct ftp_msg_lease *m)
 	was_fenced = d->fenced;
 	d->fenced = false;
 	d->lease_ms = le32_to_cpu(m->lease_ms);
-	d->rollback_ms = le32_to_cpu(m->rollback_ms);
 	spin_unlock(&d->lease_lock);
 	if (was_fenced)
 		pr_info("region %s: lease renewed, no longer fenced\n", d->r->name);
@@ -431,18 +430,6 @@ static int ftp_dest_heartbeat(struct ftp_dest *d)
 	return ret;
 }
 
-static bool ftp_dest_ended(struct ftp_region *r)
-{
-	switch (ftp_region_state(r)) {
-	case FTPAGE_STATE_DONE:
-	case FTPAGE_STATE_ABANDONED:
-	case FTPAGE_STATE_DEAD:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* A channel failed (receive, send or silence): the keeper reconnects. */
 void ftp_dest_link_lost(struct ftp_dest *d, const char *what, int err)
 {
@@ -453,7 +440,7 @@ void ftp_dest_link_lost(struct ftp_dest *d, const char *what, int err)
 		return;
 	wake_up(&d->keeper_wq);
 	wake_up_all(&d->r->state_wq);		/* a PULL waiting for its lease */
-	if (ftp_dest_ended(d->r) || READ_ONCE(d->final_err))
+	if (ftp_region_ended(d->r) || READ_ONCE(d->final_err))
 		return;
 	if (err == -EPROTO)
 		pr_warn_ratelimited("region %s: malformed message from the source\n",
@@ -556,7 +543,7 @@ static void ftp_dest_commit_work(struct work_struct *work)
 					  struct ftp_dest, commit_work);
 	u64 epoch, pages;
 
-	if (ftp_dest_ended(d->r))
+	if (ftp_region_ended(d->r))
 		return;
 	if (!ftp_journal_commit(d->r, 0, 0, 0, &epoch, &pages))
 		ftp_dbg(2, "region %s: automatic commit of epoch %llu (%llu pages)\n",
@@ -574,7 +561,7 @@ static int ftp_dest_keeper(void *arg)
 	u64 lapsed;
 
 	while (!kthread_should_stop()) {
-		if (ftp_dest_ended(r)) {
+		if (ftp_region_ended(r)) {
 			ftp_dest_close_all(d);
 			ftp_dest_lease_end(d);
 			wait_event_interruptible(d->keeper_wq, kthread_should_stop());
@@ -583,7 +570,7 @@ static int ftp_dest_keeper(void *arg)
 		if (test_bit(FTP_DEST_LINK_DOWN, &d->flags)) {
 			if (ftp_dest_reconnect(d)) {
 				wait_event_interruptible_timeout(d->keeper_wq,
-						kthread_should_stop() || ftp_dest_ended(r),
+						kthread_should_stop() || ftp_region_ended(r),
 						msecs_to_jiffies(backoff));
 				backoff = min(backoff * 2, FTP_RECONNECT_MAX_MS);
 				continue;
@@ -599,7 +586,7 @@ static int ftp_dest_keeper(void *arg)
 		ftp_dest_heartbeat(d);
 		period = msecs_to_jiffies(max(d->lease_ms / 4, 50U));
 		wait_event_interruptible_timeout(d->keeper_wq,
-				kthread_should_stop() || ftp_dest_ended(r) ||
+				kthread_should_stop() || ftp_region_ended(r) ||
 				test_bit(FTP_DEST_LINK_DOWN, &d->flags), period);
 	}
 	return 0;

@@ -57,12 +57,8 @@ if [ "$FTP_ROLE" = a ]; then
 		"[ $rc -eq 0 ] && grep -q 'declared the migration done' /tmp/migrate.out"
 	state=$(e2e_state)
 	ktap_check "source region done ($state)" [ "$state" = "done" ]
-	n=0
-	while kill -0 "$QEMU_PID" 2>/dev/null && [ $n -lt 100 ]; do
-		sleep 0.2
-		n=$((n + 1))
-	done
-	ktap_check "the source QEMU quit" sh -c "! kill -0 $QEMU_PID 2>/dev/null"
+	e2e_wait_exit "$QEMU_PID" 20
+	ktap_check "the source QEMU quit" [ $? -ne 124 ]
 	e2e_qemu_stop
 	retry 60 1 nc "$TWOVM_B_ADDR" "$LOG_PORT" <"/host$E2E_SERIAL"
 	ktap_check "got the guest's serial output to b" [ $? -eq 0 ]

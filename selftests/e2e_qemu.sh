@@ -91,12 +91,8 @@ if [ "$FTP_ROLE" = a ]; then
 	rc=$?
 	cat /tmp/migrate.out
 	ktap_check "ftpagectl migrate, source half (exit $rc)" [ $rc -eq 0 ]
-	n=0
-	while kill -0 "$QEMU_PID" 2>/dev/null && [ $n -lt 100 ]; do
-		sleep 0.2
-		n=$((n + 1))
-	done
-	ktap_check "the source QEMU quit" sh -c "! kill -0 $QEMU_PID 2>/dev/null"
+	e2e_wait_exit "$QEMU_PID" 20
+	ktap_check "the source QEMU quit" [ $? -ne 124 ]
 	e2e_qemu_stop
 	state=$(e2e_state)
 	ktap_check "source region done ($state)" [ "$state" = "done" ]

@@ -200,9 +200,7 @@ int main(void)
 		  "(features %llx, ioctls %llx)", (unsigned long long)api.features,
 		  (unsigned long long)api.ioctls);
 
-	/* A rollback by hand waits for the lease granted last: keep it short. */
-	if (!ftp_lease_params(1000, 30000, 0))
-		tap_diag("lease_ms not shortened: each rollback waits 5 s");
+	ftp_lease_short();
 	/* not attached yet */
 	tap_call(ftp_create(ctl, SRC, SIZE, FTPAGE_ROLE_SOURCE), "create source");
 	tap_call(ftp_create(ctl, DST, SIZE, FTPAGE_ROLE_DEST), "create dest");

@@ -210,14 +210,10 @@ int main(void)
 	w.model = malloc(SIZE);
 	if (!image || !scratch || !w.model)
 		tap_skip_all("out of memory");
-	if (!tap_check(!ftp_pair_setup(), "pair topology up"))
+	ctl = ftp_pair_open();
+	if (ctl < 0)
 		return tap_finish();
-	ctl = ftp_ctl_open();
-	if (!tap_call(ctl, "open the control node"))
-		return tap_finish();
-	/* A rollback by hand waits for the lease granted last: keep it short. */
-	if (!ftp_lease_params(1000, 30000, 0))
-		tap_diag("lease_ms not shortened: each rollback waits 5 s");
+	ftp_lease_short();
 
 	/* source: the kg pattern everywhere, frozen, served with push */
 	tap_call(ftp_create(ctl, SRC, SIZE, FTPAGE_ROLE_SOURCE), "create source");

@@ -181,22 +181,40 @@ int ftp_set_key(int ctl, const char *name, const void *key, uint32_t len)
 	return ioctl(ctl, FTPAGE_IOC_SET_KEY, &k);
 }
 
-int ftp_wait_state(int ctl, const char *name, uint32_t want,
-		   unsigned int timeout_ms, struct ftpage_status *st)
+/*
+ * Poll STATUS of NAME every poll_ms (0: without sleeping) until done(st,
+ * arg) or timeout_ms passed; *st holds the last status. 0 when done, -1
+ * on timeout or a failed STATUS.
+ */
+static int ftp_wait_status(int ctl, const char *name,
+			   bool (*done)(const struct ftpage_status *st,
+					uint64_t arg),
+			   uint64_t arg, unsigned int timeout_ms,
+			   unsigned int poll_ms, struct ftpage_status *st)
 {
 	uint64_t end = ftp_now_ms() + timeout_ms;
 
 	for (;;) {
-		memset(st, 0, sizeof(*st));
-		st->name = (uintptr_t)name;
-		if (ioctl(ctl, FTPAGE_IOC_STATUS, st))
+		if (ftp_status(ctl, name, st))
 			return -1;
-		if (st->state == want)
+		if (done(st, arg))
 			return 0;
 		if (ftp_now_ms() >= end)
 			return -1;
-		ftp_sleep_ms(50);
+		if (poll_ms)
+			ftp_sleep_ms(poll_ms);
 	}
+}
+
+static bool ftp_in_state(const struct ftpage_status *st, uint64_t want)
+{
+	return st->state == want;
+}
+
+int ftp_wait_state(int ctl, const char *name, uint32_t want,
+		   unsigned int timeout_ms, struct ftpage_status *st)
+{
+	return ftp_wait_status(ctl, name, ftp_in_state, want, timeout_ms, 50, st);
 }
 
 const char *ftp_state_str(uint32_t s)
@@ -633,22 +651,16 @@ void ftp_epoch_diag(const char *name, const struct ftpage_status *st)
 	fflush(stdout);
 }
 
+static bool ftp_no_channel(const struct ftpage_status *st, uint64_t unused)
+{
+	(void)unused;
+	return !st->connected;
+}
+
 int ftp_wait_link_down(int ctl, const char *name, unsigned int timeout_ms,
 		       struct ftpage_status *st)
 {
-	uint64_t end = ftp_now_ms() + timeout_ms;
-
-	for (;;) {
-		memset(st, 0, sizeof(*st));
-		st->name = (uintptr_t)name;
-		if (ioctl(ctl, FTPAGE_IOC_STATUS, st))
-			return -1;
-		if (!st->connected)
-			return 0;
-		if (ftp_now_ms() >= end)
-			return -1;
-		ftp_sleep_ms(20);
-	}
+	return ftp_wait_status(ctl, name, ftp_no_channel, 0, timeout_ms, 20, st);
 }
 
 void ftp_blob_fill(void *buf, uint64_t len, uint64_t seed)
@@ -1115,20 +1127,19 @@ void ftp_lease_diag(const char *name, const struct ftpage_status *st)
 	fflush(stdout);
 }
 
+/* arg: the flag, bit 63 set when it must be set */
+static bool ftp_flag_is(const struct ftpage_status *st, uint64_t arg)
+{
+	uint32_t flag = (uint32_t)arg;
+
+	return (st->status_flags & flag) == (arg >> 63 ? flag : 0);
+}
+
 int ftp_wait_flag(int ctl, const char *name, uint32_t flag, bool set,
 		  unsigned int timeout_ms, struct ftpage_status *st)
 {
-	uint64_t end = ftp_now_ms() + timeout_ms;
-
-	for (;;) {
-		if (ftp_status(ctl, name, st))
-			return -1;
-		if ((st->status_flags & flag) == (set ? flag : 0))
-			return 0;
-		if (ftp_now_ms() >= end)
-			return -1;
-		ftp_sleep_ms(20);
-	}
+	return ftp_wait_status(ctl, name, ftp_flag_is,
+			       flag | (uint64_t)set << 63, timeout_ms, 20, st);
 }
 
 int ftp_ticker_start(struct ftp_ticker *t, const char *name, uint64_t size,
@@ -1226,32 +1237,28 @@ int ftp_status_epoch_diag(int ctl, const char *name, struct ftpage_status *st)
 	return r;
 }
 
+static bool ftp_committed(const struct ftpage_status *st, uint64_t epoch)
+{
+	return st->committed_epoch >= epoch;
+}
+
 int ftp_wait_committed(int ctl, const char *name, uint64_t epoch,
 		       unsigned int timeout_ms, struct ftpage_status *st)
 {
-	uint64_t end = ftp_now_ms() + timeout_ms;
+	return ftp_wait_status(ctl, name, ftp_committed, epoch, timeout_ms, 20,
+			       st);
+}
 
-	for (;;) {
-		if (!ftp_status(ctl, name, st) && st->committed_epoch >= epoch)
-			return 0;
-		if (ftp_now_ms() >= end)
-			return -1;
-		ftp_sleep_ms(20);
-	}
+static bool ftp_staged(const struct ftpage_status *st, uint64_t committed)
+{
+	return st->journal_bytes || st->committed_epoch > committed;
 }
 
 int ftp_wait_staged(int ctl, const char *name, uint64_t committed,
 		    unsigned int timeout_ms, struct ftpage_status *st)
 {
-	uint64_t end = ftp_now_ms() + timeout_ms;
-
-	for (;;) {
-		ftp_status(ctl, name, st);
-		if (st->journal_bytes || st->committed_epoch > committed)
-			return 0;
-		if (ftp_now_ms() >= end)
-			return -1;
-	}
+	return ftp_wait_status(ctl, name, ftp_staged, committed, timeout_ms, 0,
+			       st);
 }
 
 bool ftp_pair_pull_complete(int ctl, const char *src, const char *dst,
