@@ -150,12 +150,18 @@ static bool ftp_auth_echoed(const struct ftp_msg_hello *hello,
 	return !memcmp(hello->auth, ack->auth, FTP_AUTH_CHALLENGE_LEN);
 }
 
-/* Destination: a HELLO that asks for authentication, with a challenge. */
-void ftp_auth_hello(struct crypto_shash *tfm, struct ftp_msg_hello *hello)
+/*
+ * Destination: a HELLO that asks for authentication, with a challenge,
+ * and for encryption if @encrypt.
+ */
+void ftp_auth_hello(struct crypto_shash *tfm, struct ftp_msg_hello *hello,
+		    bool encrypt)
 {
 	if (!tfm)
 		return;
 	hello->features |= cpu_to_le64(FTP_PROTO_FEAT_AUTH);
+	if (encrypt)
+		hello->features |= cpu_to_le64(FTP_PROTO_FEAT_ENCRYPT);
 	do {
 		get_random_bytes(hello->auth, FTP_AUTH_CHALLENGE_LEN);
 	} while (!memchr_inv(hello->auth, 0, FTP_AUTH_CHALLENGE_LEN));
@@ -184,6 +190,13 @@ int ftp_auth_dest(struct crypto_shash *tfm, const char *rname,
 	if (!ftp_auth_check(tfm, ftp_label_source, hello, ack,
 			    ack->auth + FTP_AUTH_CHALLENGE_LEN))
 		goto refuse;
+	/* The proof covers the features: they are the source's own. */
+	why = "it does not encrypt (an ftpage without encryption?)";
+	if (ftp_auth_encrypts(hello->features) && !ftp_auth_encrypts(ack->features))
+		goto refuse;
+	why = "it encrypts unasked";
+	if (!ftp_auth_encrypts(hello->features) && ftp_auth_encrypts(ack->features))
+		goto refuse;
 	if (ftp_auth_hmac(tfm, ftp_label_dest, hello, ack, proof->mac) ||
 	    ftp_auth_hmac(tfm, ftp_label_session, hello, ack, skey))
 		return -EKEYREJECTED;
@@ -197,13 +210,14 @@ refuse:
 
 /*
  * Source: does the HELLO's authentication fit ours (both with a key, or
- * both without)? Then, with a key, put our challenge and proof into @ack.
- * 0 or -EKEYREJECTED (logged).
+ * both without)? Then, with a key, put our challenge and proof into @ack,
+ * and agree to encrypt when the destination asks. 0, -EKEYREJECTED, or
+ * -ENOPROTOOPT when we @require_encrypt and it did not ask (logged).
  */
 int ftp_auth_source_ack(struct crypto_shash *tfm, const char *rname,
 			const struct sockaddr_storage *peer,
 			const struct ftp_msg_hello *hello,
-			struct ftp_msg_hello_ack *ack)
+			struct ftp_msg_hello_ack *ack, bool require_encrypt)
 {
 	const char *why;
 
@@ -216,7 +230,14 @@ int ftp_auth_source_ack(struct crypto_shash *tfm, const char *rname,
 	why = "not authenticated: it does not authenticate (no key there, or --insecure)";
 	if (!ftp_auth_wanted(hello->features))
 		goto refuse;
+	if (require_encrypt && !ftp_auth_encrypts(hello->features)) {
+		pr_warn_ratelimited("region %s: destination %pISpc refused: it does not encrypt, and we require it (pull with --encrypt)\n",
+				    rname, peer);
+		return -ENOPROTOOPT;
+	}
 	ack->features |= cpu_to_le64(FTP_PROTO_FEAT_AUTH);
+	if (ftp_auth_encrypts(hello->features))
+		ack->features |= cpu_to_le64(FTP_PROTO_FEAT_ENCRYPT);
 	do {
 		get_random_bytes(ack->auth, FTP_AUTH_CHALLENGE_LEN);
 	} while (!memchr_inv(ack->auth, 0, FTP_AUTH_CHALLENGE_LEN) ||

@@ -18,7 +18,8 @@ struct crypto_shash *ftp_auth_new(struct ftp_region *r, bool insecure);
 void ftp_auth_free(struct crypto_shash *tfm);
 
 /* Destination side. */
-void ftp_auth_hello(struct crypto_shash *tfm, struct ftp_msg_hello *hello);
+void ftp_auth_hello(struct crypto_shash *tfm, struct ftp_msg_hello *hello,
+		    bool encrypt);
 int ftp_auth_dest(struct crypto_shash *tfm, const char *rname,
 		  const struct ftp_msg_hello *hello,
 		  const struct ftp_msg_hello_ack *ack,
@@ -28,11 +29,17 @@ int ftp_auth_dest(struct crypto_shash *tfm, const char *rname,
 int ftp_auth_source_ack(struct crypto_shash *tfm, const char *rname,
 			const struct sockaddr_storage *peer,
 			const struct ftp_msg_hello *hello,
-			struct ftp_msg_hello_ack *ack);
+			struct ftp_msg_hello_ack *ack, bool require_encrypt);
 int ftp_auth_source_check(struct crypto_shash *tfm, const char *rname,
 			  const struct sockaddr_storage *peer,
 			  const struct ftp_msg_hello *hello,
 			  const struct ftp_msg_hello_ack *ack,
 			  const struct ftp_msg_auth *proof, u8 *skey);
+
+/* Do these HELLO or HELLO_ACK features ask for (agree to) encryption? */
+static inline bool ftp_auth_encrypts(__le64 features)
+{
+	return le64_to_cpu(features) & FTP_PROTO_FEAT_ENCRYPT;
+}
 
 #endif /* FTP_AUTH_H */

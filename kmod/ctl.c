@@ -19,6 +19,7 @@
 
 #include "ftpage.h"
 #include "auth.h"
+#include "crypt.h"
 
 struct ftp_ctl {
 	bool api_done;		/* FTPAGE_IOC_API succeeded on this file */
@@ -37,7 +38,8 @@ struct ftp_ctl {
 				 FTP_IOC_BIT(FTPAGE_IOC_ROLLBACK) |	\
 				 FTP_IOC_BIT(FTPAGE_IOC_CHECKPOINT) |	\
 				 FTP_IOC_BIT(FTPAGE_IOC_DONE) |		\
-				 FTP_IOC_BIT(FTPAGE_IOC_SET_KEY))
+				 FTP_IOC_BIT(FTPAGE_IOC_SET_KEY) |	\
+				 FTP_IOC_BIT(FTPAGE_IOC_ALLOW_PEER))
 
 static void __maybe_unused ftp_ctl_abi_check(void)
 {
@@ -234,33 +236,40 @@ static long ftp_ioc_checkpoint(void __user *argp)
 	return ret;
 }
 
-/* Copy and check a peer address; a zero port means the "port" parameter. */
-static int ftp_get_addr(struct sockaddr_storage *ss, u64 uptr, u32 len)
+/* Copy and check a socket address: IPv4 or IPv6, of its exact size. */
+static int ftp_copy_addr(struct sockaddr_storage *ss, u64 uptr, u32 len)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	if (len != sizeof(*sin) && len != sizeof(*sin6))
+	if (len != sizeof(struct sockaddr_in) && len != sizeof(struct sockaddr_in6))
 		return -EINVAL;
 	memset(ss, 0, sizeof(*ss));
 	if (copy_from_user(ss, u64_to_user_ptr(uptr), len))
 		return -EFAULT;
 	switch (ss->ss_family) {
 	case AF_INET:
-		if (len != sizeof(*sin))
-			return -EINVAL;
-		if (!sin->sin_port)
-			sin->sin_port = htons(ftp_port);
-		return 0;
+		return len == sizeof(struct sockaddr_in) ? 0 : -EINVAL;
 	case AF_INET6:
-		if (len != sizeof(*sin6))
-			return -EINVAL;
-		if (!sin6->sin6_port)
-			sin6->sin6_port = htons(ftp_port);
-		return 0;
+		return len == sizeof(struct sockaddr_in6) ? 0 : -EINVAL;
 	default:
 		return -EAFNOSUPPORT;
 	}
+}
+
+/* The port of an address ftp_copy_addr() accepted. */
+static __be16 *ftp_addr_port(struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return &((struct sockaddr_in *)ss)->sin_port;
+	return &((struct sockaddr_in6 *)ss)->sin6_port;
+}
+
+/* Copy and check a peer address; a zero port means the "port" parameter. */
+static int ftp_get_addr(struct sockaddr_storage *ss, u64 uptr, u32 len)
+{
+	int ret = ftp_copy_addr(ss, uptr, len);
+
+	if (!ret && !*ftp_addr_port(ss))
+		*ftp_addr_port(ss) = htons(ftp_port);
+	return ret;
 }
 
 /* SERVE and PULL: a region name and an address. */
@@ -280,6 +289,14 @@ static long ftp_ioc_peer(void __user *argp, unsigned int cmd)
 	if (!ftp_reserved_zero(p.reserved) ||
 	    (cmd == FTPAGE_IOC_SERVE && p.peer_name))
 		return -EINVAL;
+	/* Encryption keys come from authentication (same bits for both). */
+	if ((p.flags & FTPAGE_SERVE_INSECURE) && (p.flags & FTPAGE_SERVE_ENCRYPT))
+		return -EINVAL;
+	if (p.flags & FTPAGE_SERVE_ENCRYPT) {
+		ret = ftp_seal_available();
+		if (ret)
+			return ret;
+	}
 	ret = ftp_get_name(name, p.name);
 	if (!ret)
 		ret = p.peer_name ? ftp_get_name(peer_name, p.peer_name) :
@@ -295,6 +312,39 @@ static long ftp_ioc_peer(void __user *argp, unsigned int cmd)
 		ret = ftp_source_serve(r, &ss, p.addrlen, p.flags);
 	else
 		ret = ftp_dest_pull(r, peer_name, &ss, p.addrlen, p.flags);
+	ftp_region_put(r);
+	return ret;
+}
+
+/* ALLOW_PEER: a host address (port 0), or none to allow any host. */
+static long ftp_ioc_allow_peer(void __user *argp)
+{
+	struct sockaddr_storage ss = {};
+	struct ftp_region *r;
+	struct ftpage_peer p;
+	int ret = 0;
+
+	if (copy_from_user(&p, argp, sizeof(p)))
+		return -EFAULT;
+	if (p.flags || p.peer_name || !ftp_reserved_zero(p.reserved) ||
+	    !p.addr != !p.addrlen)
+		return -EINVAL;
+	if (p.addr) {
+		ret = ftp_copy_addr(&ss, p.addr, p.addrlen);
+		if (ret)
+			return ret;
+		if (*ftp_addr_port(&ss))
+			return -EINVAL;
+	}
+	r = ftp_get_region(p.name);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	mutex_lock(&r->lock);
+	if (r->role != FTPAGE_ROLE_SOURCE)
+		ret = -EINVAL;
+	else
+		r->allow = ss;
+	mutex_unlock(&r->lock);
 	ftp_region_put(r);
 	return ret;
 }
@@ -367,6 +417,7 @@ static long ftp_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 	case FTPAGE_IOC_CHECKPOINT:
 	case FTPAGE_IOC_DONE:
 	case FTPAGE_IOC_SET_KEY:
+	case FTPAGE_IOC_ALLOW_PEER:
 		break;
 	default:
 		return -ENOTTY;
@@ -394,6 +445,8 @@ static long ftp_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		return ftp_ioc_status(argp);
 	case FTPAGE_IOC_SET_KEY:
 		return ftp_ioc_set_key(argp);
+	case FTPAGE_IOC_ALLOW_PEER:
+		return ftp_ioc_allow_peer(argp);
 	case FTPAGE_IOC_SERVE:
 	case FTPAGE_IOC_PULL:
 		return ftp_ioc_peer(argp, cmd);

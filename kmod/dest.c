@@ -540,5 +540,7 @@ void ftp_dest_status(struct ftp_region *r, struct ftpage_status *st)
 	st->bytes_tx = atomic64_read(&d->demand.fs.bytes_tx) +
 		       atomic64_read(&d->bulk.fs.bytes_tx) +
 		       atomic64_read(&d->journal.fs.bytes_tx);
+	if (READ_ONCE(d->encrypt))
+		st->status_flags |= FTPAGE_STATUS_ENCRYPTED;
 	ftp_dest_lease_status(d, st);
 }

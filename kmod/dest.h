@@ -69,6 +69,7 @@ struct ftp_dest {
 	int addrlen;
 	struct net *net;		/* referenced */
 	struct crypto_shash *auth;	/* keyed HMAC, NULL: insecure */
+	bool encrypt;			/* FTPAGE_PULL_ENCRYPT */
 	u16 generation;			/* of the current connection */
 	u64 session;			/* random, pairs our channels */
 	u64 src_committed;		/* journal HELLO_ACK: applied there */

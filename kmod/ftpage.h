@@ -104,6 +104,10 @@ struct ftp_region {
 	/* The pre-shared key (SET_KEY), under @lock; wiped on destroy. */
 	u8 *key;
 	u32 key_len;
+	/* Source: the only destination SERVE accepts (ALLOW_PEER), under
+	 * @lock; family 0: any.
+	 */
+	struct sockaddr_storage allow;
 	struct ftp_region_stats stats;
 
 	/* Destination: epochs to commit back (journal.c). */

@@ -245,7 +245,12 @@ static int ftp_dest_authenticate(struct ftp_dest_chan *c,
 	}
 	ret = ftp_send_msg(&c->fs, FTP_MSG_AUTH, 0, &proof, sizeof(proof),
 			   NULL, 0);
-	return ret ?: ftp_dest_answer(c, FTP_MSG_AUTH, &m);
+	if (!ret)
+		ret = ftp_dest_answer(c, FTP_MSG_AUTH, &m);
+	/* Accepted: everything from now on is sealed, both ways. */
+	if (!ret && ftp_auth_encrypts(ack->features))
+		ret = ftp_sock_seal(&c->fs, c->session_key, false);
+	return ret;
 }
 
 /* Send HELLO on a connected channel and wait for HELLO_ACK (and AUTH). */
@@ -266,7 +271,7 @@ static int ftp_dest_handshake(struct ftp_dest_chan *c)
 	int ret;
 
 	strscpy((char *)hello.region, d->source_name, sizeof(hello.region));
-	ftp_auth_hello(d->auth, &hello);
+	ftp_auth_hello(d->auth, &hello, d->encrypt);
 	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO, 0, &hello, sizeof(hello), NULL, 0);
 	if (ret)
 		return ret;
@@ -662,6 +667,7 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 	}
 	ftp_auth_free(d->auth);		/* of a PULL that failed */
 	d->auth = auth;
+	WRITE_ONCE(d->encrypt, flags & FTPAGE_PULL_ENCRYPT);
 	strscpy(d->source_name, source_name, sizeof(d->source_name));
 	d->addr = *addr;
 	d->addrlen = addrlen;
@@ -696,9 +702,10 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 	if (d->commit_ms)
 		queue_delayed_work(system_unbound_wq, &d->commit_work,
 				   msecs_to_jiffies(d->commit_ms));
-	pr_info("region %s: pulling region %s from %pISpc%s\n", r->name,
+	pr_info("region %s: pulling region %s from %pISpc%s%s\n", r->name,
 		d->source_name, addr,
-		d->auth ? "" : ", INSECURE: the source is not authenticated");
+		d->auth ? "" : ", INSECURE: the source is not authenticated",
+		d->encrypt ? ", encrypted" : "");
 out_unlock:
 	mutex_unlock(&d->link_lock);
 	if (ret && ret != -EBUSY && ret != -ENOENT)

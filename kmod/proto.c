@@ -53,9 +53,13 @@ int ftp_proto_check_hdr(const struct ftp_hdr *h)
 	unsigned int type = le16_to_cpu(h->type);
 	__u32 len = le32_to_cpu(h->len);
 
-	if (le32_to_cpu(h->magic) != FTP_PROTO_MAGIC || h->flags)
+	unsigned int flags = le16_to_cpu(h->flags);
+	__u32 tag = flags & FTP_HDR_SEALED ? FTP_SEAL_TAG_LEN : 0;
+
+	if (le32_to_cpu(h->magic) != FTP_PROTO_MAGIC || (flags & ~FTP_HDR_SEALED))
 		return -FTP_ERR_PROTO;
-	if (type == 0 || type > FTP_MSG_TYPE_MAX || len != ftp_msg_len(type))
+	if (type == 0 || type > FTP_MSG_TYPE_MAX ||
+	    len != ftp_msg_len(type) + tag)
 		return -FTP_ERR_PROTO;
 	return (int)len;
 }
@@ -77,7 +81,15 @@ static int ftp_all_zero(const __u8 *p, unsigned int n)
  */
 static int ftp_check_auth(__le64 features, const __u8 *auth, unsigned int rest)
 {
-	if (!(le64_to_cpu(features) & FTP_PROTO_FEAT_AUTH))
+	__u64 f = le64_to_cpu(features);
+
+	/*
+	 * Unknown bits are for the receiver to ignore (it answers with those
+	 * it knows); encryption needs the keys authentication gives.
+	 */
+	if ((f & FTP_PROTO_FEAT_ENCRYPT) && !(f & FTP_PROTO_FEAT_AUTH))
+		return -FTP_ERR_PROTO;
+	if (!(f & FTP_PROTO_FEAT_AUTH))
 		return ftp_all_zero(auth, 64) ? 0 : -FTP_ERR_PROTO;
 	if (ftp_all_zero(auth, FTP_AUTH_CHALLENGE_LEN) ||
 	    !ftp_all_zero(auth + FTP_AUTH_CHALLENGE_LEN, rest))

@@ -29,6 +29,20 @@
  * "session" label. Without the feature (--insecure) both auth fields are
  * zero and the handshake ends with HELLO_ACK.
  *
+ * Encryption (feature FTP_PROTO_FEAT_ENCRYPT, only with FEAT_AUTH): a
+ * destination that wants it sets the bit in HELLO; a source accepts by
+ * setting it in HELLO_ACK, or refuses a HELLO without it with
+ * ERROR(ENCRYPT) when it requires encryption. Once the AUTH exchange is
+ * over, every message in both directions is sealed with AES-256-GCM: the
+ * header travels in clear with FTP_HDR_SEALED in its flags, len counting
+ * the FTP_SEAL_TAG_LEN tag too, and csum the CRC32C of the header alone;
+ * the payload is encrypted, and the tag authenticates header and payload.
+ * Each direction has its own key, HMAC-SHA256(session key, label), and
+ * the nonce is a count of the messages sent in that direction on that
+ * connection. Every connection derives a fresh session key from fresh
+ * challenges, so no (key, nonce) pair is ever used twice, across
+ * reconnects included.
+ *
  * Resuming: a destination that lost a connection reconnects with the same
  * session and a new generation, tells the source on the bulk channel which
  * pages it already has (KNOWN_RANGE..., KNOWN_END), resends its pending
@@ -106,6 +120,11 @@ enum ftp_channel {
 
 /* Feature bits, in HELLO and HELLO_ACK. */
 #define FTP_PROTO_FEAT_AUTH	(1ull << 0)	/* auth fields in use */
+#define FTP_PROTO_FEAT_ENCRYPT	(1ull << 1)	/* messages sealed after AUTH */
+
+/* ftp_hdr.flags */
+#define FTP_HDR_SEALED		(1u << 0)	/* payload encrypted, + tag */
+#define FTP_SEAL_TAG_LEN	16
 
 /* HMAC-SHA256 challenge-response, in the auth fields and FTP_MSG_AUTH. */
 #define FTP_AUTH_CHALLENGE_LEN	32
@@ -114,9 +133,10 @@ enum ftp_channel {
 struct ftp_hdr {
 	__le32 magic;		/* FTP_PROTO_MAGIC */
 	__le16 type;		/* enum ftp_msg_type */
-	__le16 flags;		/* none defined: zero */
+	__le16 flags;		/* FTP_HDR_SEALED or zero */
 	__le32 len;		/* payload bytes after this header */
-	__le32 csum;		/* CRC32C of header (csum 0) and payload */
+	__le32 csum;		/* CRC32C of header (csum 0) and payload;
+				 * sealed: of the header alone */
 	__le64 id;		/* request id (generation << 48 | seq), or 0 */
 } __packed;
 
@@ -173,6 +193,9 @@ enum ftp_err {
 	FTP_ERR_ROLLED_BACK	= 8,	/* the source rolled back: never resume */
 	FTP_ERR_DONE		= 9,	/* the migration was declared done */
 	FTP_ERR_AUTH		= 10,	/* authentication failed */
+	FTP_ERR_ENCRYPT		= 11,	/* the source requires encryption */
+	FTP_ERR_PEER		= 12,	/* not the destination the source
+					 * expects (its address) */
 };
 
 struct ftp_msg_error {
@@ -230,10 +253,13 @@ struct ftp_proto_limits {
 #define FTP_PROTO_MAX_FIXED	sizeof(struct ftp_msg_hello)
 
 /*
- * Validate a received header: returns the payload length, or a negative
- * enum ftp_err when the message is malformed.
+ * Validate a received header: returns the payload length (sealed: with the
+ * tag), or a negative enum ftp_err when the message is malformed.
  */
 int ftp_proto_check_hdr(const struct ftp_hdr *h);
+
+/* Largest payload of a sealed message. */
+#define FTP_PROTO_MAX_SEALED	(FTP_PROTO_MAX_PAYLOAD + FTP_SEAL_TAG_LEN)
 
 /*
  * A payload is a fixed part, validated by ftp_proto_check_fixed(), then

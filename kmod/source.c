@@ -54,7 +54,10 @@ struct ftp_source {
 	struct task_struct *listen_task;	/* referenced */
 	struct sockaddr_storage addr;
 	bool no_push;			/* FTPAGE_SERVE_NO_PUSH */
+	bool encrypt;			/* FTPAGE_SERVE_ENCRYPT: required */
+	bool sealed;			/* a connection was encrypted */
 	struct crypto_shash *auth;	/* keyed HMAC, NULL: insecure */
+	struct sockaddr_storage allow;	/* the only peer; family 0: any */
 
 	struct mutex lock;		/* protects the fields below */
 	bool dying;			/* destroy: demand threads say so */
@@ -463,9 +466,11 @@ static int ftp_source_authenticate(struct ftp_src_conn *c,
 	struct ftp_hdr h;
 	int ret;
 
-	ret = ftp_auth_source_ack(src->auth, r->name, &c->peer, hello, ack);
+	ret = ftp_auth_source_ack(src->auth, r->name, &c->peer, hello, ack,
+				  src->encrypt);
 	if (ret)
-		return ftp_source_refuse(c, FTP_ERR_AUTH, ret);
+		return ftp_source_refuse(c, ret == -ENOPROTOOPT ? FTP_ERR_ENCRYPT :
+								  FTP_ERR_AUTH, ret);
 	if (!src->auth)
 		return 0;
 	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO_ACK, 0, ack, sizeof(*ack),
@@ -566,14 +571,21 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 
 		ret = ftp_send_msg(&c->fs, FTP_MSG_AUTH, 0, &accepted,
 				   sizeof(accepted), NULL, 0);
+		/* Everything after the accept is sealed, both ways. */
+		if (!ret && ftp_auth_encrypts(ack.features)) {
+			ret = ftp_sock_seal(&c->fs, c->session_key, true);
+			if (!ret)
+				WRITE_ONCE(src->sealed, true);
+		}
 	} else {
 		ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO_ACK, 0, &ack,
 				   sizeof(ack), NULL, 0);
 	}
 	ftp_sock_set_deadline(&c->fs, 0);
 	if (!ret)
-		pr_info("region %s: destination %pISpc attached (%s channel)\n",
-			r->name, &c->peer, ftp_chan_name(c->kind));
+		pr_info("region %s: destination %pISpc attached (%s channel%s)\n",
+			r->name, &c->peer, ftp_chan_name(c->kind),
+			c->fs.seal ? ", encrypted" : "");
 	return ret;
 }
 
@@ -669,6 +681,23 @@ err_release_sock:
 	kfree(c);
 }
 
+/*
+ * Is @c's peer the destination we expect (ALLOW_PEER)? If not, say so
+ * without waiting (the socket is new: its buffer has room) and refuse it
+ * before it costs a thread or a connection slot.
+ */
+static bool ftp_source_allowed(struct ftp_source *src, struct ftp_src_conn *c)
+{
+	struct ftp_msg_error e = { .code = cpu_to_le32(FTP_ERR_PEER) };
+
+	if (!src->allow.ss_family || ftp_addr_equal(&src->allow, &c->peer))
+		return true;
+	pr_warn_ratelimited("region %s: refused %pISpc: not the allowed destination %pISc\n",
+			    src->r->name, &c->peer, &src->allow);
+	ftp_try_send_msg(&c->fs, FTP_MSG_ERROR, 0, &e, sizeof(e));
+	return false;
+}
+
 static int ftp_source_listen_thread(void *arg)
 {
 	struct ftp_source *src = arg;
@@ -691,6 +720,11 @@ static int ftp_source_listen_thread(void *arg)
 			continue;
 		}
 		kernel_getpeername(c->fs.sock, (struct sockaddr *)&c->peer);
+		if (!ftp_source_allowed(src, c)) {
+			ftp_sock_release(&c->fs);
+			kfree(c);
+			continue;
+		}
 		ftp_source_add_conn(src, c);
 	}
 	return 0;
@@ -747,11 +781,15 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 	src->r = r;
 	src->addr = *addr;
 	src->no_push = flags & FTPAGE_SERVE_NO_PUSH;
+	src->encrypt = flags & FTPAGE_SERVE_ENCRYPT;
 	src->auth = ftp_auth_new(r, flags & FTPAGE_SERVE_INSECURE);
 	if (IS_ERR(src->auth)) {
 		ret = PTR_ERR(src->auth);
 		goto err_free_sent;
 	}
+	mutex_lock(&r->lock);
+	src->allow = r->allow;
+	mutex_unlock(&r->lock);
 	mutex_init(&src->lock);
 	INIT_LIST_HEAD(&src->conns);
 	atomic_long_set(&src->demand_hint, -1);
@@ -782,8 +820,9 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 	/* Readers (status, stop) look at r->src without r->lock. */
 	smp_store_release(&r->src, src);
 	mutex_unlock(&r->lock);
-	pr_info("region %s: serving on %pISpc%s\n", r->name, addr,
-		src->auth ? "" : ", INSECURE: destinations are not authenticated");
+	pr_info("region %s: serving on %pISpc%s%s\n", r->name, addr,
+		src->auth ? "" : ", INSECURE: destinations are not authenticated",
+		src->encrypt ? ", encryption required" : "");
 	return 0;
 
 err_release_listener:
@@ -917,6 +956,8 @@ void ftp_source_status(struct ftp_region *r, struct ftpage_status *st)
 			st->connected++;
 	}
 	st->reconnects = src->reattaches;
+	if (src->encrypt || READ_ONCE(src->sealed))
+		st->status_flags |= FTPAGE_STATUS_ENCRYPTED;
 	if (src->bound) {
 		st->status_flags |= FTPAGE_STATUS_ATTACHED;
 		left = (long)(src->last_hb + msecs_to_jiffies(src->deadline_ms) -

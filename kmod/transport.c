@@ -12,11 +12,13 @@
 #include <linux/net.h>
 #include <linux/tcp.h>
 #include <linux/uio.h>
+#include <net/ipv6.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 
 #include "ftpage.h"
+#include "crypt.h"
 #include "transport.h"
 
 /*
@@ -32,10 +34,28 @@ static int ftp_sock_create(struct net *net, int family, struct ftp_sock *fs)
 
 void ftp_sock_release(struct ftp_sock *fs)
 {
+	ftp_seal_free(fs->seal);
+	fs->seal = NULL;
 	if (!fs->sock)
 		return;
 	sock_release(fs->sock);
 	fs->sock = NULL;
+}
+
+/*
+ * Encrypt every message from now on, both ways, with keys derived from the
+ * handshake's @session_key; @source says which end we are. Both ends call
+ * this at the same point of the handshake (proto.h).
+ */
+int ftp_sock_seal(struct ftp_sock *fs, const u8 *session_key, bool source)
+{
+	struct ftp_seal *s = ftp_seal_new(session_key, source);
+
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	ftp_seal_free(fs->seal);
+	fs->seal = s;
+	return 0;
 }
 
 /* Wake up whoever is blocked on the socket; the owner releases it later. */
@@ -191,10 +211,69 @@ int ftp_sock_recv(struct ftp_sock *fs, void *buf, size_t len)
 	return 0;
 }
 
+/* Same host address (and family)? Ports are not compared. */
+bool ftp_addr_equal(const struct sockaddr_storage *a,
+		    const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	switch (a->ss_family) {
+	case AF_INET:
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	case AF_INET6:
+		return ipv6_addr_equal(&a6->sin6_addr, &b6->sin6_addr);
+	default:
+		return false;
+	}
+}
+
 /* The kernel's CRC32C (slicing-by-8 or the CPU's instruction). */
 u32 ftp_proto_crc32c(u32 crc, const void *p, u32 len)
 {
 	return ~__crc32c_le(~crc, p, len);
+}
+
+/*
+ * A message on a sealed connection: header, payload and tag encrypted in
+ * place in the seal's buffer, then sent in one piece.
+ */
+static int ftp_send_sealed(struct ftp_sock *fs, bool nowait, unsigned int type,
+			   u64 id, const void *payload, u32 len,
+			   const void *data, u32 data_len)
+{
+	struct ftp_seal *s = fs->seal;
+	struct ftp_hdr *h = (struct ftp_hdr *)s->tx.buf;
+	u8 *p = (u8 *)(h + 1);
+	struct kvec vec;
+	int ret;
+
+	if (WARN_ON_ONCE(len + data_len > FTP_PROTO_MAX_PAYLOAD))
+		return -EINVAL;
+	mutex_lock(&s->tx_lock);
+	ftp_proto_hdr(h, type, len + data_len + FTP_SEAL_TAG_LEN, id);
+	h->flags = cpu_to_le16(FTP_HDR_SEALED);
+	h->csum = cpu_to_le32(ftp_proto_hdr_crc(h));
+	if (len)
+		memcpy(p, payload, len);
+	if (data_len)
+		memcpy(p + len, data, data_len);
+	ret = ftp_seal_encrypt(&s->tx, sizeof(*h), len + data_len);
+	if (!ret) {
+		vec.iov_base = h;
+		vec.iov_len = sizeof(*h) + len + data_len + FTP_SEAL_TAG_LEN;
+		ret = ftp_sock_sendv(fs, &vec, 1, vec.iov_len, nowait);
+		/*
+		 * Not a byte left (nowait, no room): the ciphertext dies with
+		 * the buffer, so its nonce may seal the next message.
+		 */
+		if (ret == -EAGAIN)
+			s->tx.seq--;
+	}
+	mutex_unlock(&s->tx_lock);
+	return ret;
 }
 
 static int ftp_send_msg_how(struct ftp_sock *fs, bool nowait, unsigned int type,
@@ -205,6 +284,9 @@ static int ftp_send_msg_how(struct ftp_sock *fs, bool nowait, unsigned int type,
 	struct kvec vec[3];
 	size_t nr = 0;
 
+	if (fs->seal)
+		return ftp_send_sealed(fs, nowait, type, id, payload, len,
+				       data, data_len);
 	ftp_proto_hdr(&h, type, len + data_len, id);
 	ftp_proto_set_csum(&h, payload, len, data, data_len);
 	vec[nr++] = (struct kvec){ .iov_base = &h, .iov_len = sizeof(h) };
@@ -245,6 +327,40 @@ static int ftp_check_csum(struct ftp_sock *fs, u32 crc)
 }
 
 /*
+ * The rest of a sealed message whose header @h (@len payload bytes, tag
+ * included) was read: into the seal's buffer, opened there; the fixed part
+ * is copied to @m, a page stays for ftp_recv_page().
+ */
+static int ftp_recv_sealed(struct ftp_sock *fs, const struct ftp_hdr *h,
+			   union ftp_msg_fixed *m,
+			   const struct ftp_proto_limits *lim, u32 len)
+{
+	struct ftp_seal *s = fs->seal;
+	struct ftp_hdr *sh = (struct ftp_hdr *)s->rx.buf;
+	unsigned int type = le16_to_cpu(h->type);
+	u32 flen = ftp_proto_fixed_len(type);
+	int ret;
+
+	/* The length is about to be trusted: is the header intact? */
+	fs->rx_csum = le32_to_cpu(h->csum);
+	ret = ftp_check_csum(fs, ftp_proto_hdr_crc(h));
+	if (ret)
+		return ret;
+	*sh = *h;
+	ret = ftp_sock_recv(fs, sh + 1, len);
+	if (ret)
+		return ret;
+	ret = ftp_seal_decrypt(&s->rx, sizeof(*sh), len);
+	if (ret) {
+		pr_warn_ratelimited("a received message failed its authentication tag (tampered or corrupted): connection reset\n");
+		return -EBADMSG;
+	}
+	memcpy(m, sh + 1, flen);
+	s->rx_page = ftp_proto_has_page(type) ? sizeof(*sh) + flen : 0;
+	return ftp_proto_check_fixed(type, m, lim) ? -EPROTO : type;
+}
+
+/*
  * Receive one message's header and the fixed part of its payload, both
  * validated; returns the message type, or -EPROTO for a malformed message
  * or -EBADMSG for a corrupted one (the caller drops the connection), or
@@ -262,8 +378,14 @@ int ftp_recv_msg(struct ftp_sock *fs, struct ftp_hdr *h, union ftp_msg_fixed *m,
 	ret = ftp_sock_recv(fs, h, sizeof(*h));
 	if (ret)
 		return ret;
-	if (ftp_proto_check_hdr(h) < 0)
+	ret = ftp_proto_check_hdr(h);
+	if (ret < 0)
 		return -EPROTO;
+	/* Sealed exactly when the connection is: no downgrade, either way. */
+	if (!fs->seal != !(le16_to_cpu(h->flags) & FTP_HDR_SEALED))
+		return -EPROTO;
+	if (fs->seal)
+		return ftp_recv_sealed(fs, h, m, lim, ret);
 	type = le16_to_cpu(h->type);
 	len = ftp_proto_fixed_len(type);
 	ret = ftp_sock_recv(fs, m, len);
@@ -282,8 +404,18 @@ int ftp_recv_msg(struct ftp_sock *fs, struct ftp_hdr *h, union ftp_msg_fixed *m,
 /* The page of the message ftp_recv_msg() just returned, checksummed. */
 int ftp_recv_page(struct ftp_sock *fs, void *buf)
 {
-	int ret = ftp_sock_recv(fs, buf, FTP_PROTO_PAGE_SIZE);
+	struct ftp_seal *s = fs->seal;
+	int ret;
 
+	if (s) {
+		/* Opened already, with the rest of its message. */
+		if (WARN_ON_ONCE(!s->rx_page))
+			return -EPROTO;
+		memcpy(buf, s->rx.buf + s->rx_page, FTP_PROTO_PAGE_SIZE);
+		s->rx_page = 0;
+		return 0;
+	}
+	ret = ftp_sock_recv(fs, buf, FTP_PROTO_PAGE_SIZE);
 	if (ret)
 		return ret;
 	return ftp_check_csum(fs, ftp_proto_crc32c(fs->rx_crc, buf,
@@ -301,6 +433,8 @@ static const char *const ftp_err_names[] = {
 	[FTP_ERR_ROLLED_BACK] = "the source rolled back",
 	[FTP_ERR_DONE] = "the migration was declared done",
 	[FTP_ERR_AUTH] = "authentication failed",
+	[FTP_ERR_ENCRYPT] = "the source requires encryption",
+	[FTP_ERR_PEER] = "not the destination the source expects",
 };
 
 const char *ftp_chan_name(unsigned int kind)
@@ -344,6 +478,10 @@ int ftp_err_to_errno(unsigned int code)
 		return -EALREADY;
 	case FTP_ERR_AUTH:
 		return -EKEYREJECTED;
+	case FTP_ERR_ENCRYPT:
+		return -ENOPROTOOPT;
+	case FTP_ERR_PEER:
+		return -EACCES;
 	default:
 		return -EPROTO;
 	}

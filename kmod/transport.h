@@ -10,8 +10,11 @@
 struct net;
 struct task_struct;
 
+struct ftp_seal;
+
 struct ftp_sock {
 	struct socket *sock;
+	struct ftp_seal *seal;	/* encrypted after the handshake, or NULL */
 	unsigned long deadline;	/* jiffies; 0 = none (see set_deadline) */
 	atomic64_t bytes_tx;
 	atomic64_t bytes_rx;
@@ -33,10 +36,13 @@ int ftp_sock_accept(struct ftp_sock *listener, struct ftp_sock *fs);
 int ftp_sock_connect(struct net *net, const struct sockaddr_storage *addr,
 		     int addrlen, struct ftp_sock *fs);
 void ftp_sock_set_deadline(struct ftp_sock *fs, unsigned int timeout_ms);
+int ftp_sock_seal(struct ftp_sock *fs, const u8 *session_key, bool source);
 void ftp_sock_shutdown(struct ftp_sock *fs);
 void ftp_sock_release(struct ftp_sock *fs);
 
 int ftp_sock_recv(struct ftp_sock *fs, void *buf, size_t len);
+bool ftp_addr_equal(const struct sockaddr_storage *a,
+		    const struct sockaddr_storage *b);
 
 int ftp_send_msg(struct ftp_sock *fs, unsigned int type, u64 id,
 		 const void *payload, u32 len, const void *data, u32 data_len);

@@ -365,6 +365,29 @@ out:
 	return ret;
 }
 
+/* ALLOW_PEER of region NAME: host ADDR, or any host with NULL. */
+static int allow_peer(int fd, const char *name, const char *addr)
+{
+	struct sockaddr_storage ss;
+	struct ftpage_peer p = { .name = (uintptr_t)name };
+
+	if (addr) {
+		p.addrlen = parse_addr(addr, &ss);
+		if (!p.addrlen || ((struct sockaddr_in *)&ss)->sin_port) {
+			fprintf(stderr, "%s: --allow %s: want a host address "
+				"without a port\n", prog, addr);
+			return -1;
+		}
+		p.addr = (uintptr_t)&ss;
+	}
+	if (ioctl(fd, FTPAGE_IOC_ALLOW_PEER, &p)) {
+		fprintf(stderr, "%s: allow %s for %s: %s\n", prog,
+			addr ? addr : "any host", name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int peer_call(unsigned long cmd, struct ftpage_peer *p,
 	      const struct auth_opts *a)
 {
@@ -374,11 +397,22 @@ int peer_call(unsigned long cmd, struct ftpage_peer *p,
 	if (a->insecure)
 		p->flags |= cmd == FTPAGE_IOC_SERVE ? FTPAGE_SERVE_INSECURE :
 						      FTPAGE_PULL_INSECURE;
+	if (a->encrypt)
+		p->flags |= cmd == FTPAGE_IOC_SERVE ? FTPAGE_SERVE_ENCRYPT :
+						      FTPAGE_PULL_ENCRYPT;
 	if (a->key_file && set_key_file(fd, name, a->key_file))
+		goto out;
+	if (cmd == FTPAGE_IOC_SERVE && allow_peer(fd, name, a->allow))
 		goto out;
 	ret = ioctl(fd, cmd, p);
 	err = errno;
-	if (ret && err == ENOKEY)
+	if (ret && err == ENOPROTOOPT)
+		fprintf(stderr, "%s: %s: the source requires encryption: pull "
+			"with --encrypt\n", prog, name);
+	else if (ret && err == EACCES)
+		fprintf(stderr, "%s: %s: the source accepts another destination "
+			"host only (its serve --allow)\n", prog, name);
+	else if (ret && err == ENOKEY)
 		fprintf(stderr, "%s: %s has no key: give --key-file FILE (the same "
 			"key on both hosts), or --insecure to run without "
 			"authentication\n", prog, name);
@@ -401,6 +435,8 @@ static int cmd_peer(int argc, char **argv, unsigned long cmd, const char *what,
 		{ "no-push", no_argument, NULL, 'P' },
 		{ "key-file", required_argument, NULL, 'K' },
 		{ "insecure", no_argument, NULL, 'I' },
+		{ "encrypt", no_argument, NULL, 'E' },
+		{ "allow", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_storage ss;
@@ -416,6 +452,10 @@ static int cmd_peer(int argc, char **argv, unsigned long cmd, const char *what,
 			a.key_file = optarg;
 		else if (opt == 'I')
 			a.insecure = 1;
+		else if (opt == 'E')
+			a.encrypt = 1;
+		else if (opt == 'A' && cmd == FTPAGE_IOC_SERVE)
+			a.allow = optarg;
 		else if (opt == 'n' && cmd == FTPAGE_IOC_PULL)
 			p.peer_name = (uintptr_t)optarg;
 		else if (opt == 'P' && cmd == FTPAGE_IOC_SERVE)
@@ -423,9 +463,12 @@ static int cmd_peer(int argc, char **argv, unsigned long cmd, const char *what,
 		else
 			return 2;
 	}
-	if (optind != argc - 1 || !addr || (a.key_file && a.insecure)) {
+	if (optind != argc - 1 || !addr || (a.key_file && a.insecure) ||
+	    (a.encrypt && a.insecure)) {
 		fprintf(stderr, "usage: %s %s NAME --%s ADDR[:PORT] "
-			"(--key-file FILE | --insecure)\n", prog, what, optname);
+			"(--key-file FILE [--encrypt] | --insecure)%s\n", prog,
+			what, optname,
+			cmd == FTPAGE_IOC_SERVE ? " [--allow ADDR]" : "");
 		return 2;
 	}
 	p.addrlen = parse_addr(addr, &ss);
@@ -503,7 +546,7 @@ static void print_status_json(const char *name, const struct ftpage_status *st)
 	       "\"fault_latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
 	       "\"epoch\":%llu,\"committed_epoch\":%llu,\"journal_bytes\":%llu,"
 	       "\"reconnects\":%llu,\"fenced\":%s,\"attached\":%s,"
-	       "\"lease_left_ms\":%u,\"insecure\":%s,"
+	       "\"lease_left_ms\":%u,\"insecure\":%s,\"encrypted\":%s,"
 	       "\"errors\":%llu,\"last_error\":\"%s\"}\n",
 	       name, NAME_OF(role_names, st->role), NAME_OF(state_names, st->state),
 	       U(st->size), U(st->pages_total), U(st->pages_present),
@@ -519,6 +562,7 @@ static void print_status_json(const char *name, const struct ftpage_status *st)
 	       st->status_flags & FTPAGE_STATUS_ATTACHED ? "true" : "false",
 	       st->lease_left_ms,
 	       st->status_flags & FTPAGE_STATUS_INSECURE ? "true" : "false",
+	       st->status_flags & FTPAGE_STATUS_ENCRYPTED ? "true" : "false",
 	       U(st->errors), NAME_OF(ferr_names, st->last_error));
 }
 
@@ -554,11 +598,12 @@ static void print_status_human(const char *name, const struct ftpage_status *st)
 	       st->fault_lat_max_ns / 1e3);
 	printf("  epoch %llu, committed epoch %llu, journal %llu KiB in flight\n",
 	       U(st->epoch), U(st->committed_epoch), U(st->journal_bytes >> 10));
-	printf("  reconnects %llu%s%s%s, lease %u ms left\n", U(st->reconnects),
+	printf("  reconnects %llu%s%s%s%s, lease %u ms left\n", U(st->reconnects),
 	       st->status_flags & FTPAGE_STATUS_FENCED ? ", FENCED" : "",
 	       st->status_flags & FTPAGE_STATUS_ATTACHED ? ", attached" : "",
 	       st->status_flags & FTPAGE_STATUS_INSECURE ?
 	       ", INSECURE (peer not authenticated)" : "",
+	       st->status_flags & FTPAGE_STATUS_ENCRYPTED ? ", encrypted" : "",
 	       st->lease_left_ms);
 	printf("  errors %llu, last error: %s\n", U(st->errors),
 	       NAME_OF(ferr_names, st->last_error));
@@ -668,8 +713,8 @@ static const struct command {
 	{ "version", cmd_version, "version" },
 	{ "create", cmd_create, "create NAME --size SIZE [--role source|dest]" },
 	{ "destroy", cmd_destroy, "destroy NAME" },
-	{ "serve", cmd_serve, "serve NAME --listen ADDR:PORT (--key-file FILE | --insecure) [--no-push]" },
-	{ "pull", cmd_pull, "pull NAME --from ADDR:PORT (--key-file FILE | --insecure) [--source-name NAME]" },
+	{ "serve", cmd_serve, "serve NAME --listen ADDR:PORT (--key-file FILE [--encrypt] | --insecure) [--allow ADDR] [--no-push]" },
+	{ "pull", cmd_pull, "pull NAME --from ADDR:PORT (--key-file FILE [--encrypt] | --insecure) [--source-name NAME]" },
 	{ "freeze", cmd_freeze, "freeze NAME" },
 	{ "status", cmd_status, "status NAME [--json] [--watch]" },
 	{ "commit", cmd_commit, "commit NAME [--state FILE] [--wait]" },

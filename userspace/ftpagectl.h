@@ -23,10 +23,15 @@ socklen_t parse_addr(const char *s, struct sockaddr_storage *ss);
  * 0, or -1 with a message.
  */
 int set_key_file(int fd, const char *name, const char *file);
-/* The SERVE/PULL flags and key of --key-file FILE / --insecure. */
+/*
+ * The SERVE/PULL flags and key of --key-file FILE / --insecure /
+ * --encrypt, and SERVE's --allow ADDR.
+ */
 struct auth_opts {
 	const char *key_file;
 	int insecure;
+	int encrypt;
+	const char *allow;
 };
 /* SERVE or PULL (cmd) of p on a new control fd, keyed by a; 0 or -1. */
 int peer_call(unsigned long cmd, struct ftpage_peer *p,

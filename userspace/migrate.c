@@ -1415,6 +1415,7 @@ int cmd_migrate(int argc, char **argv)
 		{ "commit-every", required_argument, NULL, 'c' },
 		{ "key-file", required_argument, NULL, 'K' },
 		{ "insecure", no_argument, NULL, 'I' },
+		{ "encrypt", no_argument, NULL, 'E' },
 		{ "no-done", no_argument, NULL, 'n' },
 		{ "resume", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
@@ -1434,6 +1435,7 @@ int cmd_migrate(int argc, char **argv)
 		case 'c': o.commit_ms = atoi(optarg); break;
 		case 'K': o.auth.key_file = optarg; break;
 		case 'I': o.auth.insecure = 1; break;
+		case 'E': o.auth.encrypt = 1; break;
 		case 'n': o.no_done = 1; break;
 		case 'r': o.resume = 1; break;
 		default: return 2;
@@ -1442,20 +1444,21 @@ int cmd_migrate(int argc, char **argv)
 	if (o.resume && optind == argc && o.qmp && !o.listen && !o.from)
 		return migrate_resume(&o);
 	if (optind != argc || !o.qmp || !o.listen == !o.from || o.serve_port > 65535 ||
-	    !o.auth.key_file == !o.auth.insecure ||
+	    !o.auth.key_file == !o.auth.insecure || (o.auth.encrypt && o.auth.insecure) ||
 	    !o.stream_port || o.stream_port > 65535) {
 		fprintf(stderr,
 			"usage: %s migrate --qmp SOCKET --listen ADDR[:PORT] [--serve-port P] [--keep-source]\n"
-			"           (--key-file FILE | --insecure)\n"
+			"           (--key-file FILE [--encrypt] | --insecure)\n"
 			"           (source host: serve the region, wait for the destination)\n"
 			"       %s migrate --qmp SOCKET --from ADDR[:PORT] [--stream-port P] [--wait S]\n"
-			"           [--commit-every MS] [--no-done] (--key-file FILE | --insecure)\n"
+			"           [--commit-every MS] [--no-done] (--key-file FILE [--encrypt] | --insecure)\n"
 			"           (destination host, QEMU started with -incoming defer: migrate)\n"
 			"       %s migrate --qmp SOCKET --resume\n"
 			"           (source host, after a rollback to epoch N: a QEMU started with\n"
 			"           -incoming defer on the region loads epoch N's device state)\n"
 			"       --key-file: the key the page traffic is authenticated with, the\n"
-			"           same file on both hosts; --insecure: no authentication\n",
+			"           same file on both hosts; --encrypt (both hosts): encrypted\n"
+			"           too; --insecure: no authentication\n",
 			prog, prog, prog);
 		return 2;
 	}

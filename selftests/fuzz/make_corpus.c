@@ -24,6 +24,22 @@ static size_t put(size_t off, unsigned int type, const void *fixed, __u32 flen,
 	return off + sizeof(h) + flen + data_len;
 }
 
+/* A sealed message as the wire carries it: header, payload, tag. */
+static size_t put_sealed(size_t off, unsigned int type, const void *fixed,
+			 __u32 flen, __u32 data_len)
+{
+	struct ftp_hdr h;
+	__u32 len = flen + data_len;
+
+	ftp_proto_hdr(&h, type, len + FTP_SEAL_TAG_LEN, 0);
+	h.flags = cpu_to_le16(FTP_HDR_SEALED);
+	h.csum = cpu_to_le32(ftp_proto_hdr_crc(&h));
+	memcpy(buf + off, &h, sizeof(h));
+	memcpy(buf + off + sizeof(h), fixed, flen);
+	memset(buf + off + sizeof(h) + flen, 0x3c, data_len + FTP_SEAL_TAG_LEN);
+	return off + sizeof(h) + len + FTP_SEAL_TAG_LEN;
+}
+
 static int save(const char *dir, const char *name, size_t len)
 {
 	char path[512];
@@ -69,6 +85,14 @@ int main(int argc, char **argv)
 		    put(1, FTP_MSG_HELLO_ACK, &ack, sizeof(ack), 0, 0));
 	bad |= save(argv[1], "auth", put(1, FTP_MSG_AUTH, ack.auth,
 					   sizeof(struct ftp_msg_auth), 0, 0));
+	/* the encrypted handshake, then sealed messages */
+	hello.features = cpu_to_le64(FTP_PROTO_FEAT_AUTH | FTP_PROTO_FEAT_ENCRYPT);
+	bad |= save(argv[1], "hello_encrypt",
+		    put(1, FTP_MSG_HELLO, &hello, sizeof(hello), 0, 0));
+	bad |= save(argv[1], "sealed",
+		    put_sealed(put_sealed(1, FTP_MSG_PAGE_DATA, &pg, sizeof(pg),
+					  FTP_PROTO_PAGE_SIZE),
+			       FTP_MSG_PAGE_REQ, &pg, sizeof(pg), 0));
 	bad |= save(argv[1], "error", put(1, FTP_MSG_ERROR, &err, sizeof(err), 0, 0));
 	bad |= save(argv[1], "page_req",
 		    put(put(1, FTP_MSG_PAGE_REQ, &pg, sizeof(pg), 0, ftp_id_make(7, 1)),

@@ -25,7 +25,7 @@ static void parse_stream(const uint8_t *data, size_t size, uint64_t nr_pages)
 	while (size - off >= sizeof(h)) {
 		unsigned int type;
 		int len;
-		__u32 flen;
+		__u32 flen, tag;
 
 		memcpy(&h, data + off, sizeof(h));
 		off += sizeof(h);
@@ -34,11 +34,15 @@ static void parse_stream(const uint8_t *data, size_t size, uint64_t nr_pages)
 			return;			/* the module drops the link */
 		type = le16_to_cpu(h.type);
 		flen = ftp_proto_fixed_len(type);
+		/* Sealed: the payload is the plaintext here, then the tag. */
+		tag = le16_to_cpu(h.flags) & FTP_HDR_SEALED ? FTP_SEAL_TAG_LEN : 0;
+		check(!(le16_to_cpu(h.flags) & ~FTP_HDR_SEALED));
 		check(flen <= sizeof(fixed));
-		check(flen <= (__u32)len);
-		check((__u32)len <= FTP_PROTO_MAX_PAYLOAD);
-		check((__u32)len - flen == 0 ||
-		      (ftp_proto_has_page(type) && (__u32)len - flen == FTP_PROTO_PAGE_SIZE));
+		check(flen + tag <= (__u32)len);
+		check((__u32)len <= (tag ? FTP_PROTO_MAX_SEALED : FTP_PROTO_MAX_PAYLOAD));
+		check((__u32)len - flen - tag == 0 ||
+		      (ftp_proto_has_page(type) &&
+		       (__u32)len - flen - tag == FTP_PROTO_PAGE_SIZE));
 		if (size - off < flen)
 			return;
 		memcpy(fixed, data + off, flen);

@@ -22,7 +22,10 @@
  *	CAPFILE; exit 0 once every connection closed, 1 after 120 s.
  *	With FTP_PROXY_CORRUPT=N in the environment it flips one bit of
  *	what the target sends every N bytes of each connection (never in
- *	its first N bytes: the handshake) and runs until killed
+ *	its first N bytes: the handshake) and runs until killed. With
+ *	FTP_PROXY_SCAN=STRING and FTP_PROXY_SCAN_OUT=FILE it counts how often
+ *	STRING occurs in what the target sends (all connections), in FILE
+ *	(a native 64-bit counter, updated as it goes), and runs until killed
  *   ftp_fakepeer replay ADDR PORT CAPFILE
  *	connect and replay a handshake CAPFILE holds: its HELLO, then once
  *	answered its AUTH; print each answer ("reply HELLO_ACK", "reply
@@ -39,6 +42,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -210,12 +214,63 @@ static void proxy_corrupt(unsigned char *buf, ssize_t r, long long *seen,
 	*seen += r;
 }
 
+/* FTP_PROXY_SCAN: occurrences of a string in the target's stream. */
+struct proxy_scan {
+	const char *needle;
+	size_t len;			/* 1..64 */
+	uint64_t *count;		/* shared by every pair */
+	unsigned char tail[64];		/* the last len-1 bytes seen */
+	size_t tail_len;
+};
+
+static void proxy_scan_init(struct proxy_scan *sc)
+{
+	const char *out = getenv("FTP_PROXY_SCAN_OUT");
+	int fd;
+
+	sc->needle = getenv("FTP_PROXY_SCAN");
+	sc->len = sc->needle ? strlen(sc->needle) : 0;
+	if (!sc->len || sc->len > sizeof(sc->tail) || !out) {
+		sc->len = 0;
+		return;
+	}
+	fd = open(out, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || ftruncate(fd, sizeof(uint64_t)) ||
+	    (sc->count = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE,
+			      MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		perror("scan file");
+		exit(1);
+	}
+	close(fd);
+}
+
+/* Count the needles in tail + buf, then keep buf's last len-1 bytes. */
+static void proxy_scan(struct proxy_scan *sc, const unsigned char *buf,
+		       size_t r)
+{
+	unsigned char w[sizeof(sc->tail) + 65536];
+	size_t n, i, keep;
+
+	if (!sc->len)
+		return;
+	memcpy(w, sc->tail, sc->tail_len);
+	memcpy(w + sc->tail_len, buf, r);
+	n = sc->tail_len + r;
+	for (i = 0; i + sc->len <= n; i++)
+		if (!memcmp(w + i, sc->needle, sc->len))
+			__atomic_add_fetch(sc->count, 1, __ATOMIC_RELAXED);
+	keep = n < sc->len - 1 ? n : sc->len - 1;
+	memcpy(sc->tail, w + n - keep, keep);
+	sc->tail_len = keep;
+}
+
 /*
  * One connection pair, in its own process so that a side that does not
  * read blocks only its own pair: copy both ways until either side closes.
  * The first pair (@capfile set) records the peer's first CAP_LEN bytes.
  */
-static int proxy_pair(int c, int t, const char *capfile, long long every)
+static int proxy_pair(int c, int t, const char *capfile, long long every,
+		      struct proxy_scan *sc)
 {
 	struct pollfd p[2] = { { .fd = c, .events = POLLIN },
 			       { .fd = t, .events = POLLIN } };
@@ -234,8 +289,10 @@ static int proxy_pair(int c, int t, const char *capfile, long long every)
 			r = read(p[i].fd, buf, sizeof(buf));
 			if (r <= 0)
 				return 0;
-			if (i == 1)
+			if (i == 1) {
+				proxy_scan(sc, buf, r);
 				proxy_corrupt(buf, r, &seen, every);
+			}
 			if (i == 0 && capfile && cap_len < CAP_LEN) {
 				size_t n = (size_t)r < CAP_LEN - cap_len ?
 					   (size_t)r : CAP_LEN - cap_len;
@@ -267,6 +324,7 @@ static int cmd_proxy(char **argv)
 	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
 	int accepted = 0, live = 0, c, t;
 	struct pollfd pl = { .fd = lfd, .events = POLLIN };
+	struct proxy_scan sc = { 0 };
 
 	addr_of(&sin, argv[2], argv[3]);
 	addr_of(&to, argv[4], argv[5]);
@@ -275,8 +333,9 @@ static int cmd_proxy(char **argv)
 		perror("bind/listen");
 		return 1;
 	}
+	proxy_scan_init(&sc);
 	close(open(argv[7], O_WRONLY | O_CREAT | O_TRUNC, 0644));
-	while (corrupt || (now_ms() < end && (!accepted || live))) {
+	while (corrupt || sc.len || (now_ms() < end && (!accepted || live))) {
 		while (live && waitpid(-1, NULL, WNOHANG) > 0)
 			live--;
 		if (poll(&pl, 1, 200) <= 0)
@@ -297,7 +356,7 @@ static int cmd_proxy(char **argv)
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			close(lfd);
 			_exit(proxy_pair(c, t, accepted == 1 ? argv[6] : NULL,
-					 corrupt));
+					 corrupt, &sc));
 		}
 		live++;
 		close(c);

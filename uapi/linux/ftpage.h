@@ -42,12 +42,18 @@
 							 * automatic rollback, DONE */
 #define FTPAGE_FEATURE_AUTH		(1ULL << 5)	/* SET_KEY: peers authenticate
 							 * with a pre-shared key */
+#define FTPAGE_FEATURE_ENCRYPT		(1ULL << 6)	/* *_ENCRYPT: AES-GCM on
+							 * every message */
+#define FTPAGE_FEATURE_ALLOW_PEER	(1ULL << 7)	/* ALLOW_PEER: one allowed
+							 * destination address */
 #define FTPAGE_FEATURES_ALL		(FTPAGE_FEATURE_LOCAL_REGION | \
 					 FTPAGE_FEATURE_FREEZE | \
 					 FTPAGE_FEATURE_REMOTE | \
 					 FTPAGE_FEATURE_EPOCHS | \
 					 FTPAGE_FEATURE_LEASE | \
-					 FTPAGE_FEATURE_AUTH)
+					 FTPAGE_FEATURE_AUTH | \
+					 FTPAGE_FEATURE_ENCRYPT | \
+					 FTPAGE_FEATURE_ALLOW_PEER)
 
 struct ftpage_api {
 	__u32 api;		/* in: FTPAGE_API; out: FTPAGE_API */
@@ -101,6 +107,10 @@ enum ftpage_fault_error {
 						 * (its lease is watched) */
 #define FTPAGE_STATUS_INSECURE	(1U << 2)	/* served or pulled without
 						 * authentication (*_INSECURE) */
+#define FTPAGE_STATUS_ENCRYPTED	(1U << 3)	/* pulled with PULL_ENCRYPT;
+						 * source: served with
+						 * SERVE_ENCRYPT, or a
+						 * destination asked for it */
 
 struct ftpage_create {
 	__u64 name;		/* in: pointer to NUL-terminated name */
@@ -136,8 +146,19 @@ struct ftpage_region_ref {
  */
 #define FTPAGE_SERVE_INSECURE	(1U << 1)
 #define FTPAGE_PULL_INSECURE	(1U << 1)
-#define FTPAGE_SERVE_FLAGS	(FTPAGE_SERVE_NO_PUSH | FTPAGE_SERVE_INSECURE)
-#define FTPAGE_PULL_FLAGS	FTPAGE_PULL_INSECURE
+/*
+ * Encrypt every message after the handshake (AES-256-GCM, keys derived
+ * from it). PULL_ENCRYPT asks the source, and fails with -EKEYREJECTED if
+ * it cannot; SERVE_ENCRYPT refuses destinations that do not ask (their
+ * PULL fails with -ENOPROTOOPT). A source without the flag encrypts for
+ * destinations that ask. Needs authentication: with *_INSECURE, -EINVAL;
+ * -ENOPKG when the kernel has no gcm(aes).
+ */
+#define FTPAGE_SERVE_ENCRYPT	(1U << 2)
+#define FTPAGE_PULL_ENCRYPT	(1U << 2)
+#define FTPAGE_SERVE_FLAGS	(FTPAGE_SERVE_NO_PUSH | FTPAGE_SERVE_INSECURE | \
+				 FTPAGE_SERVE_ENCRYPT)
+#define FTPAGE_PULL_FLAGS	(FTPAGE_PULL_INSECURE | FTPAGE_PULL_ENCRYPT)
 
 struct ftpage_peer {
 	__u64 name;		/* in: pointer to NUL-terminated name */
@@ -247,6 +268,15 @@ struct ftpage_key {
 };
 
 /*
+ * ALLOW_PEER (source), with a struct ftpage_peer: the next SERVE accepts
+ * connections only from the host at @addr (a sockaddr_in or sockaddr_in6
+ * with port 0: a destination connects from any port); others are closed
+ * at once, told ERROR "not the expected destination" (their PULL fails
+ * with -EACCES), and logged. @addr 0 and @addrlen 0 allow any host again.
+ * @flags and @peer_name must be 0.
+ */
+
+/*
  * DONE (destination, complete): declare the migration done. The source is
  * told, moves to FTPAGE_STATE_DONE and frees its copy; then the
  * destination does too and needs no lease any more. No rollback remains.
@@ -271,5 +301,6 @@ struct ftpage_key {
 #define FTPAGE_IOC_CHECKPOINT	_IOWR(FTPAGE_IOC_MAGIC, 0x09, struct ftpage_checkpoint)
 #define FTPAGE_IOC_DONE		_IOW(FTPAGE_IOC_MAGIC, 0x0a, struct ftpage_region_ref)
 #define FTPAGE_IOC_SET_KEY	_IOW(FTPAGE_IOC_MAGIC, 0x0b, struct ftpage_key)
+#define FTPAGE_IOC_ALLOW_PEER	_IOW(FTPAGE_IOC_MAGIC, 0x0c, struct ftpage_peer)
 
 #endif /* _UAPI_LINUX_FTPAGE_H */
