@@ -487,6 +487,7 @@ int ftp_dest_fetch_wait(struct ftp_region *r, struct ftp_fetch *f,
 int ftp_dest_init(struct ftp_region *r)
 {
 	struct ftp_dest *d;
+	unsigned int i;
 
 	d = kzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d)
@@ -498,7 +499,9 @@ int ftp_dest_init(struct ftp_region *r)
 	}
 	d->r = r;
 	d->demand = (struct ftp_dest_chan){ .d = d, .kind = FTP_CHAN_DEMAND };
-	d->bulk = (struct ftp_dest_chan){ .d = d, .kind = FTP_CHAN_BULK };
+	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++)
+		d->bulk[i] = (struct ftp_dest_chan){ .d = d, .kind = FTP_CHAN_BULK,
+						     .stream = i };
 	d->journal = (struct ftp_dest_chan){ .d = d, .kind = FTP_CHAN_JOURNAL };
 	mutex_init(&d->send_lock);
 	mutex_init(&d->pending_lock);
@@ -530,16 +533,19 @@ void ftp_dest_uninit(struct ftp_region *r)
 void ftp_dest_status(struct ftp_region *r, struct ftpage_status *st)
 {
 	struct ftp_dest *d = r->dst;
+	unsigned int i;
 
 	st->pages_known = atomic64_read(&r->known_count);
 	st->connected = atomic_read(&d->connected);
 	st->reconnects = atomic64_read(&d->reconnects);
 	st->bytes_rx = atomic64_read(&d->demand.fs.bytes_rx) +
-		       atomic64_read(&d->bulk.fs.bytes_rx) +
 		       atomic64_read(&d->journal.fs.bytes_rx);
 	st->bytes_tx = atomic64_read(&d->demand.fs.bytes_tx) +
-		       atomic64_read(&d->bulk.fs.bytes_tx) +
 		       atomic64_read(&d->journal.fs.bytes_tx);
+	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++) {
+		st->bytes_rx += atomic64_read(&d->bulk[i].fs.bytes_rx);
+		st->bytes_tx += atomic64_read(&d->bulk[i].fs.bytes_tx);
+	}
 	if (READ_ONCE(d->encrypt))
 		st->status_flags |= FTPAGE_STATUS_ENCRYPTED;
 	ftp_dest_lease_status(d, st);

@@ -35,6 +35,7 @@ struct ftp_dest_chan {
 	struct ftp_sock fs;
 	struct task_struct *rx;	/* receive thread, referenced */
 	enum ftp_channel kind;
+	u8 stream;		/* bulk: index among the streams */
 	u8 session_key[FTP_AUTH_MAC_LEN];	/* from the handshake */
 };
 
@@ -52,7 +53,9 @@ struct ftp_dest {
 	 * the keeper thread alone.
 	 */
 	struct ftp_dest_chan demand;
-	struct ftp_dest_chan bulk;
+	struct ftp_dest_chan bulk[FTP_PROTO_MAX_STREAMS];	/* the push */
+	unsigned int nr_bulk;		/* streams open: 1, or @streams if the
+					 * source agreed */
 	struct ftp_dest_chan journal;	/* epochs to the source (journal.c) */
 	struct mutex send_lock;		/* serialises sends on demand.fs
 					 * (tx, keeper, complete_work, DONE)
@@ -70,6 +73,7 @@ struct ftp_dest {
 	struct net *net;		/* referenced */
 	struct crypto_shash *auth;	/* keyed HMAC, NULL: insecure */
 	bool encrypt;			/* FTPAGE_PULL_ENCRYPT */
+	unsigned int streams;		/* push streams wanted ("streams") */
 	u16 generation;			/* of the current connection */
 	u64 session;			/* random, pairs our channels */
 	u64 src_committed;		/* journal HELLO_ACK: applied there */

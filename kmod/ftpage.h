@@ -23,6 +23,7 @@ extern unsigned int ftp_fault_timeout_ms;
 extern unsigned int ftp_lease_ms;
 extern unsigned int ftp_rollback_after_ms;
 extern unsigned int ftp_commit_interval_ms;
+extern unsigned int ftp_streams;
 
 /* The source waits this much longer than the lease before rolling back. */
 #define FTP_LEASE_MARGIN_MS	1000

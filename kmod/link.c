@@ -3,8 +3,8 @@
  * Destination link: attaching to the source, keeping the lease, and
  * coming back after a transient loss.
  *
- * PULL opens three channels (demand, bulk, journal) and obtains a first
- * lease. Then the keeper thread owns them: every lease/4 it sends a
+ * PULL opens the channels (demand, the bulk streams, journal) and obtains a
+ * first lease. Then the keeper thread owns them: every lease/4 it sends a
  * heartbeat, which the source answers with a LEASE valid from the
  * heartbeat's send time. Faults and writes check the lease (fault.c); when
  * it lapses, @fence_work zaps every mapping, so the VM stops at its next
@@ -261,7 +261,7 @@ static int ftp_dest_handshake(struct ftp_dest_chan *c)
 	struct ftp_msg_hello hello = {
 		.version_min = cpu_to_le16(FTP_PROTO_VERSION_MIN),
 		.version_max = cpu_to_le16(FTP_PROTO_VERSION_MAX),
-		.channel = cpu_to_le16(c->kind),
+		.channel = cpu_to_le16(FTP_CHAN(c->kind, c->stream)),
 		.generation = cpu_to_le16(d->generation),
 		.session = cpu_to_le64(d->session),
 		.region_size = cpu_to_le64(r->size),
@@ -271,6 +271,8 @@ static int ftp_dest_handshake(struct ftp_dest_chan *c)
 	int ret;
 
 	strscpy((char *)hello.region, d->source_name, sizeof(hello.region));
+	if (d->streams > 1)
+		hello.features |= cpu_to_le64(FTP_PROTO_FEAT_STREAMS);
 	ftp_auth_hello(d->auth, &hello, d->encrypt);
 	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO, 0, &hello, sizeof(hello), NULL, 0);
 	if (ret)
@@ -295,6 +297,10 @@ static int ftp_dest_handshake(struct ftp_dest_chan *c)
 	ret = ftp_dest_authenticate(c, &hello, &m.ack);
 	if (!ret && c->kind == FTP_CHAN_JOURNAL)
 		d->src_committed = le64_to_cpu(m.ack.committed_epoch);
+	/* The demand channel comes first: it says how many streams to open. */
+	if (!ret && c->kind == FTP_CHAN_DEMAND)
+		d->nr_bulk = le64_to_cpu(m.ack.features) & FTP_PROTO_FEAT_STREAMS ?
+			     d->streams : 1;
 out:
 	if (ret == -ETIMEDOUT)
 		pr_err_ratelimited("region %s: no handshake answer within %u ms\n",
@@ -303,7 +309,10 @@ out:
 	return ret;
 }
 
-/* Bulk channel: tell the source every run of pages we have, then go. */
+/*
+ * Bulk channel: tell the source every run of pages we have (stream 0; the
+ * others only say go), then go.
+ */
 static int ftp_dest_send_known(struct ftp_dest_chan *c)
 {
 	struct ftp_region *r = c->d->r;
@@ -311,7 +320,7 @@ static int ftp_dest_send_known(struct ftp_dest_chan *c)
 	unsigned long start, end = 0;
 	int ret;
 
-	for (;;) {
+	while (!c->stream) {
 		start = find_next_bit(r->known, r->nr_pages, end);
 		if (start >= r->nr_pages)
 			break;
@@ -377,16 +386,20 @@ static void ftp_dest_set_up(struct ftp_dest *d, bool up)
 /* Close every channel: threads stopped, sockets released. Idempotent. */
 static void ftp_dest_close_all(struct ftp_dest *d)
 {
+	unsigned int i;
+
 	/* Shut down first: a sender blocked on a dead link lets go. */
 	ftp_sock_shutdown(&d->demand.fs);
 	ftp_dest_set_up(d, false);
 	ftp_dest_chan_close(&d->journal);
-	ftp_dest_chan_close(&d->bulk);
+	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++)
+		ftp_dest_chan_close(&d->bulk[i]);
 	ftp_dest_chan_close(&d->demand);
 	ftp_journal_pause(d->r);
 	mutex_lock(&d->send_lock);
 	ftp_sock_release(&d->demand.fs);
-	ftp_sock_release(&d->bulk.fs);
+	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++)
+		ftp_sock_release(&d->bulk[i].fs);
 	ftp_sock_release(&d->journal.fs);
 	mutex_unlock(&d->send_lock);
 	atomic_set(&d->connected, 0);
@@ -394,11 +407,12 @@ static void ftp_dest_close_all(struct ftp_dest *d)
 
 static int ftp_dest_open_all(struct ftp_dest *d)
 {
+	unsigned int i;
 	int ret;
 
 	ret = ftp_dest_chan_open(&d->demand);
-	if (!ret)
-		ret = ftp_dest_chan_open(&d->bulk);
+	for (i = 0; !ret && i < d->nr_bulk; i++)
+		ret = ftp_dest_chan_open(&d->bulk[i]);
 	if (!ret)
 		ret = ftp_dest_chan_open(&d->journal);
 	if (ret)
@@ -409,16 +423,18 @@ static int ftp_dest_open_all(struct ftp_dest *d)
 /* Every channel is open: start receiving, streaming and requesting. */
 static int ftp_dest_go(struct ftp_dest *d)
 {
+	unsigned int i;
 	int ret;
 
 	ret = ftp_journal_start(d->r, &d->journal.fs, d->src_committed);
 	if (ret)
 		return ret;
-	atomic_set(&d->connected, 3);
+	atomic_set(&d->connected, 2 + d->nr_bulk);
 	d->up_ns = ktime_get_boottime_ns();
 	ftp_dest_set_up(d, true);
 	wake_up_process(d->demand.rx);
-	wake_up_process(d->bulk.rx);
+	for (i = 0; i < d->nr_bulk; i++)
+		wake_up_process(d->bulk[i].rx);
 	wake_up_process(d->journal.rx);
 	ftp_dest_requeue(d);
 	return 0;
@@ -668,6 +684,7 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 	ftp_auth_free(d->auth);		/* of a PULL that failed */
 	d->auth = auth;
 	WRITE_ONCE(d->encrypt, flags & FTPAGE_PULL_ENCRYPT);
+	d->streams = READ_ONCE(ftp_streams);
 	strscpy(d->source_name, source_name, sizeof(d->source_name));
 	d->addr = *addr;
 	d->addrlen = addrlen;

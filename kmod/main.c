@@ -27,6 +27,7 @@ unsigned int ftp_fault_timeout_ms = 30000;
 unsigned int ftp_lease_ms = 5000;
 unsigned int ftp_rollback_after_ms = 30000;
 unsigned int ftp_commit_interval_ms;
+unsigned int ftp_streams = 2;
 
 /* A range-checked unsigned int parameter that refuses bad values loudly. */
 struct ftp_uint_param {
@@ -85,6 +86,9 @@ FTP_PARAM_PERM(rollback_after_ms, ftp_rollback_after_ms, 0, 3600000, 0644,
 	       "source rolls back after this long without heartbeat, at least lease_ms + 1000; 0 = wait forever (default 30000)");
 FTP_PARAM_PERM(commit_interval_ms, ftp_commit_interval_ms, 0, 3600000, 0644,
 	       "destination commits an epoch this often, at least 100; 0 = only on request (default 0)");
+static_assert(FTP_PROTO_MAX_STREAMS == 8);
+FTP_PARAM_PERM(streams, ftp_streams, 1, 8, 0644,
+	       "TCP streams a destination runs the background push over (default 2)");
 
 static struct vfsmount *ftp_mnt;
 static struct cdev ftp_ctl_cdev;

@@ -97,14 +97,28 @@ static int ftp_check_auth(__le64 features, const __u8 *auth, unsigned int rest)
 	return 0;
 }
 
-static int ftp_check_hello(const struct ftp_msg_hello *m)
+static int ftp_check_channel(const struct ftp_msg_hello *m)
 {
 	unsigned int chan = le16_to_cpu(m->channel);
+	unsigned int kind = FTP_CHAN_KIND(chan), stream = FTP_CHAN_STREAM(chan);
+
+	if (kind != FTP_CHAN_DEMAND && kind != FTP_CHAN_BULK &&
+	    kind != FTP_CHAN_JOURNAL)
+		return -FTP_ERR_PROTO;
+	if (!stream)
+		return 0;
+	if (kind != FTP_CHAN_BULK || stream >= FTP_PROTO_MAX_STREAMS ||
+	    !(le64_to_cpu(m->features) & FTP_PROTO_FEAT_STREAMS))
+		return -FTP_ERR_PROTO;
+	return 0;
+}
+
+static int ftp_check_hello(const struct ftp_msg_hello *m)
+{
 	unsigned int i;
 
 	if (le16_to_cpu(m->version_min) > le16_to_cpu(m->version_max) ||
-	    (chan != FTP_CHAN_DEMAND && chan != FTP_CHAN_BULK &&
-	     chan != FTP_CHAN_JOURNAL) ||
+	    ftp_check_channel(m) ||
 	    !le16_to_cpu(m->generation) ||
 	    ftp_check_auth(m->features, m->auth,
 			   sizeof(m->auth) - FTP_AUTH_CHALLENGE_LEN))

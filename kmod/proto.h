@@ -43,6 +43,14 @@
  * challenges, so no (key, nonce) pair is ever used twice, across
  * reconnects included.
  *
+ * Parallel streams (feature FTP_PROTO_FEAT_STREAMS, in every HELLO of a
+ * destination that wants them, answered by the source in HELLO_ACK): the
+ * background push runs over several bulk channels, stream 0..N-1, opened
+ * once the demand channel's HELLO_ACK agreed. Each stream pushes pages no
+ * other stream took; demand requests keep their own channel. On a resume
+ * only stream 0 carries the KNOWN_RANGE list (the others send KNOWN_END
+ * alone), and every stream pushes once stream 0's list is in.
+ *
  * Resuming: a destination that lost a connection reconnects with the same
  * session and a new generation, tells the source on the bulk channel which
  * pages it already has (KNOWN_RANGE..., KNOWN_END), resends its pending
@@ -118,9 +126,20 @@ enum ftp_channel {
 	FTP_CHAN_JOURNAL	= 3,	/* committed epochs, dest -> source */
 };
 
+/*
+ * HELLO.channel: the kind in the low byte; with FTP_PROTO_FEAT_STREAMS a
+ * bulk channel's stream index (0..FTP_PROTO_MAX_STREAMS-1) in the high
+ * byte, 0 for every other kind.
+ */
+#define FTP_PROTO_MAX_STREAMS	8
+#define FTP_CHAN_KIND(c)	((c) & 0xff)
+#define FTP_CHAN_STREAM(c)	((c) >> 8)
+#define FTP_CHAN(kind, stream)	((kind) | (stream) << 8)
+
 /* Feature bits, in HELLO and HELLO_ACK. */
 #define FTP_PROTO_FEAT_AUTH	(1ull << 0)	/* auth fields in use */
 #define FTP_PROTO_FEAT_ENCRYPT	(1ull << 1)	/* messages sealed after AUTH */
+#define FTP_PROTO_FEAT_STREAMS	(1ull << 2)	/* several bulk channels */
 
 /* ftp_hdr.flags */
 #define FTP_HDR_SEALED		(1u << 0)	/* payload encrypted, + tag */
@@ -156,7 +175,7 @@ static inline __u16 ftp_id_gen(__u64 id)
 struct ftp_msg_hello {
 	__le16 version_min;
 	__le16 version_max;
-	__le16 channel;		/* enum ftp_channel */
+	__le16 channel;		/* FTP_CHAN(enum ftp_channel, stream) */
 	__le16 generation;	/* connection generation, never 0 */
 	__le64 features;
 	__le64 session;		/* random per pull: pairs the two channels */

@@ -31,8 +31,12 @@
 #include "auth.h"
 #include "transport.h"
 
-/* Connections (including unauthenticated ones) one source keeps at once. */
-#define FTP_SRC_MAX_CONNS	8
+/*
+ * Connections (including unauthenticated ones) one source keeps at once:
+ * a destination's channels, and as many again while a reconnect replaces
+ * them.
+ */
+#define FTP_SRC_MAX_CONNS	(2 * (2 + FTP_PROTO_MAX_STREAMS))
 /* Longest run of zero pages in one ZERO_RANGE message. */
 #define FTP_ZERO_RUN_MAX	65536
 
@@ -42,6 +46,8 @@ struct ftp_src_conn {
 	struct ftp_sock fs;
 	struct task_struct *task;	/* referenced */
 	enum ftp_channel kind;		/* 0 until the handshake named it */
+	u8 stream;			/* bulk: which of the streams */
+	u16 gen;			/* the destination's generation */
 	bool done;			/* thread finished: reapable */
 	bool replaced;			/* by a reconnected channel */
 	struct sockaddr_storage peer;
@@ -78,8 +84,11 @@ struct ftp_source {
 	u32 deadline_ms;		/* roll back after this; 0: never */
 	struct delayed_work watch_work;
 
-	unsigned long *sent;		/* pages the destination was sent */
+	unsigned long *sent;		/* pages the destination was sent, or
+					 * a push stream took to send */
 	atomic64_t sent_count;		/* bits set in @sent */
+	u16 resync_gen;			/* generation whose stream 0 rebuilt
+					 * @sent; under @lock */
 	atomic_long_t demand_hint;	/* push from here next, or -1 */
 };
 
@@ -215,7 +224,17 @@ static bool ftp_source_replaced_live(struct ftp_source *src)
 	return live;
 }
 
-/* Before the push (re)starts: which pages does the destination have? */
+static bool ftp_source_resynced(struct ftp_src_conn *c)
+{
+	return READ_ONCE(c->src->resync_gen) == c->gen || READ_ONCE(c->replaced) ||
+	       ftp_sock_peer_gone(&c->fs) || kthread_should_stop();
+}
+
+/*
+ * Before the push (re)starts: which pages does the destination have?
+ * Stream 0 hears it and rebuilds @sent; the other streams of its
+ * connection wait for that.
+ */
 static int ftp_source_resync(struct ftp_src_conn *c)
 {
 	struct ftp_source *src = c->src;
@@ -225,6 +244,17 @@ static int ftp_source_resync(struct ftp_src_conn *c)
 	struct ftp_hdr h;
 	int ret;
 
+	if (c->stream) {
+		ret = ftp_recv_msg(&c->fs, &h, &m, &lim);
+		if (ret != FTP_MSG_KNOWN_END)
+			return ret < 0 ? ret : -EPROTO;
+		/* Stream 0 may fail: then our peer is gone too, soon. */
+		while (!wait_event_interruptible_timeout(src->done_wq,
+							 ftp_source_resynced(c),
+							 HZ / 10))
+			;
+		return READ_ONCE(c->src->resync_gen) == c->gen ? 0 : -ESHUTDOWN;
+	}
 	/*
 	 * What went out on a lost connection may never have arrived; the
 	 * replaced threads must not mark pages sent after this.
@@ -236,13 +266,18 @@ static int ftp_source_resync(struct ftp_src_conn *c)
 	for (;;) {
 		ret = ftp_recv_msg(&c->fs, &h, &m, &lim);
 		if (ret == FTP_MSG_KNOWN_END)
-			return 0;
+			break;
 		if (ret != FTP_MSG_KNOWN_RANGE)
 			return ret < 0 ? ret : -EPROTO;
 		ftp_source_mark_sent(src, le64_to_cpu(m.range.pgoff),
 				     le64_to_cpu(m.range.count));
 		cond_resched();
 	}
+	mutex_lock(&src->lock);
+	src->resync_gen = c->gen;
+	mutex_unlock(&src->lock);
+	wake_up_all(&src->done_wq);
+	return 0;
 }
 
 static int ftp_source_serve_demand(struct ftp_src_conn *c)
@@ -300,20 +335,37 @@ static pgoff_t ftp_source_next_present(struct ftp_region *r, pgoff_t index,
 	return i;
 }
 
-/* Send the unsent page at @index, or the run of zero pages it starts. */
+/* Take page @index to push it: false if another stream (or a reply) had. */
+static bool ftp_source_take(struct ftp_source *src, pgoff_t index)
+{
+	if (test_and_set_bit(index, src->sent))
+		return false;
+	atomic64_inc(&src->sent_count);
+	return true;
+}
+
+/*
+ * Send the unsent page at @index, or the run of zero pages it starts, each
+ * taken first so that no other stream sends it too. A page taken but lost
+ * with its connection is sent again after the resync.
+ */
 static int ftp_source_push_one(struct ftp_src_conn *c, pgoff_t index)
 {
 	struct ftp_source *src = c->src;
 	struct ftp_region *r = src->r;
 	struct ftp_msg_range m;
-	pgoff_t end;
+	pgoff_t end, limit;
 	int ret;
 
-	end = min_t(pgoff_t, r->nr_pages, index + FTP_ZERO_RUN_MAX);
-	end = find_next_bit(src->sent, end, index);
-	end = ftp_source_next_present(r, index, end);
-	if (end == index)
+	if (!ftp_source_take(src, index))
+		return 0;
+	limit = min_t(pgoff_t, r->nr_pages, index + FTP_ZERO_RUN_MAX);
+	if (ftp_source_next_present(r, index, limit) == index)
 		return ftp_source_send_page(c, index, 0);
+	limit = ftp_source_next_present(r, index + 1, limit);
+	for (end = index + 1; end < limit && ftp_source_take(src, end); end++)
+		if (!((end - index) & 4095))
+			cond_resched();
 
 	m.pgoff = cpu_to_le64(index);
 	m.count = cpu_to_le64(end - index);
@@ -321,7 +373,6 @@ static int ftp_source_push_one(struct ftp_src_conn *c, pgoff_t index)
 	if (ret)
 		return ret;
 	atomic64_add(end - index, &r->stats.zero_pages);
-	ftp_source_mark_sent(src, index, end - index);
 	return 0;
 }
 
@@ -406,7 +457,7 @@ static int ftp_source_claim(struct ftp_source *src, struct ftp_src_conn *c,
 		if (o == c || READ_ONCE(o->done) || !o->kind)
 			continue;
 		live++;
-		if (o->kind == chan)
+		if (o->kind == chan && o->stream == c->stream)
 			busy = true;
 	}
 	if (!live)
@@ -423,7 +474,9 @@ static int ftp_source_claim(struct ftp_source *src, struct ftp_src_conn *c,
 
 /*
  * A bound destination reconnecting: its new channel replaces the old one
- * of the same kind, which may not have noticed the loss yet.
+ * of the same kind (and stream), which may not have noticed the loss yet;
+ * a bulk channel replaces every bulk channel of an earlier connection,
+ * whose pushes must stop before the new streams rebuild what was sent.
  */
 static int ftp_source_claim_bound(struct ftp_source *src,
 				  struct ftp_src_conn *c, u64 session,
@@ -437,13 +490,16 @@ static int ftp_source_claim_bound(struct ftp_source *src,
 	if (src->expired)		/* rolling back */
 		return -ESTALE;
 	list_for_each_entry(o, &src->conns, node) {
-		if (o != c && o->kind == chan && !READ_ONCE(o->done)) {
+		if (o != c && o->kind == chan && !READ_ONCE(o->done) &&
+		    (o->stream == c->stream ||
+		     (chan == FTP_CHAN_BULK && o->gen != c->gen))) {
 			WRITE_ONCE(o->replaced, true);
 			ftp_sock_shutdown(&o->fs);
 		}
 	}
-	/* A replaced thread may wait for the freeze: let it go. */
+	/* A replaced thread may wait for the freeze or a resync: let it go. */
 	wake_up_all(&src->r->state_wq);
+	wake_up_all(&src->done_wq);
 	if (chan == FTP_CHAN_DEMAND)
 		src->reattaches++;
 	c->kind = chan;
@@ -550,12 +606,15 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	}
 
 	ack.committed_epoch = cpu_to_le64(READ_ONCE(r->committed_epoch));
+	ack.features = hello->features & cpu_to_le64(FTP_PROTO_FEAT_STREAMS);
 	ret = ftp_source_authenticate(c, hello, &ack);
 	if (ret)
 		return ret;
 
 	session = le64_to_cpu(hello->session);
-	chan = le16_to_cpu(hello->channel);
+	chan = FTP_CHAN_KIND(le16_to_cpu(hello->channel));
+	c->stream = FTP_CHAN_STREAM(le16_to_cpu(hello->channel));
+	c->gen = le16_to_cpu(hello->generation);
 	mutex_lock(&src->lock);
 	if (src->bound)
 		ret = ftp_source_claim_bound(src, c, session, chan);
@@ -583,8 +642,8 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	}
 	ftp_sock_set_deadline(&c->fs, 0);
 	if (!ret)
-		pr_info("region %s: destination %pISpc attached (%s channel%s)\n",
-			r->name, &c->peer, ftp_chan_name(c->kind),
+		pr_info("region %s: destination %pISpc attached (%s channel %u%s)\n",
+			r->name, &c->peer, ftp_chan_name(c->kind), c->stream,
 			c->fs.seal ? ", encrypted" : "");
 	return ret;
 }

@@ -58,6 +58,15 @@ int ftp_sock_seal(struct ftp_sock *fs, const u8 *session_key, bool source)
 	return 0;
 }
 
+/* Has the peer closed the connection, or has it failed? */
+bool ftp_sock_peer_gone(struct ftp_sock *fs)
+{
+	struct sock *sk = fs->sock->sk;
+
+	return (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) || READ_ONCE(sk->sk_err) ||
+	       READ_ONCE(sk->sk_state) != TCP_ESTABLISHED;
+}
+
 /* Wake up whoever is blocked on the socket; the owner releases it later. */
 void ftp_sock_shutdown(struct ftp_sock *fs)
 {

@@ -7,7 +7,7 @@
 KO=/lib/ftpage/ftpage.ko
 P=/sys/module/ftpage/parameters
 
-ktap_plan 17
+ktap_plan 21
 
 param_is() {
 	[ "$(cat "$P/$1" 2>/dev/null)" = "$2" ]
@@ -36,6 +36,9 @@ ktap_check "control node present" test -c /dev/ftpage/control
 ktap_check "default port 7407" param_is port 7407
 ktap_check "default max_regions 64" param_is max_regions 64
 ktap_check "default debug 0" param_is debug 0
+ktap_check "default streams 2" param_is streams 2
+ktap_check "streams can be changed at run time" sh -c \
+	"echo 4 > $P/streams && [ \"\$(cat $P/streams)\" = 4 ]"
 ktap_check "rmmod" rmmod ftpage
 ktap_check "control node gone after rmmod" test ! -e /dev/ftpage/control
 
@@ -52,5 +55,7 @@ refused max_regions=0
 refused debug=4
 refused fault_timeout_ms=abc
 refused port=-1
+refused streams=0
+refused streams=9
 
 ktap_finish

@@ -197,7 +197,8 @@ struct ftpage_status {
 	__u64 fault_lat_max_ns;
 	__u64 errors;		/* faults failed (SIGBUS), protocol errors */
 	__u32 last_error;	/* enum ftpage_fault_error */
-	__u32 connected;	/* channels up (dest: 0..3) */
+	__u32 connected;	/* channels up (dest: 0, or demand, journal
+				 * and the push streams) */
 	__u64 epoch;		/* dest: last sealed; source: last received */
 	__u64 committed_epoch;	/* applied on the source (0: the frozen image) */
 	__u64 journal_bytes;	/* dest: sealed, not acknowledged; source:
