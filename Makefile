@@ -7,6 +7,8 @@
 # make demo            the demo migration (README)
 # make bench           the benchmark in a test VM (KERNEL=6.1 unless given):
 #                      table, JSON and chart into BENCH_OUT
+# make bench-wan       the WAN benchmark (push over a long capped link,
+#                      1..8 streams): table and JSON into BENCH_OUT
 # make install         module, ftpagectl, uapi header (DESTDIR, PREFIX)
 # make clean
 
@@ -31,7 +33,7 @@ endif
 # checkout can hold builds for several kernels at once.
 BUILDDIR ?=
 
-.PHONY: all module userspace selftests test demo bench install clean
+.PHONY: all module userspace selftests test demo bench bench-wan install clean
 
 all: module userspace selftests
 
@@ -78,6 +80,9 @@ install: module userspace
 
 bench: userspace selftests
 	$(VM)/run.sh --bench $(BENCH_OUT) --kernel $(or $(KERNEL),6.1)
+
+bench-wan: userspace selftests
+	$(VM)/run.sh --bench-wan $(BENCH_OUT) --kernel $(or $(KERNEL),6.1)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -5,12 +5,11 @@
  * Every message is a struct ftp_hdr followed by hdr.len payload bytes.
  * All integers are little-endian; structs are packed with explicit
  * padding, which must be zero; hdr.csum is the CRC32C of the header (with
- * csum zero) and the payload. A
- * destination opens three TCP connections to the source: the demand
- * channel (page requests and their replies, heartbeats and leases, so they
- * never queue behind bulk data), the bulk channel (the background push)
- * and the journal channel (epochs back to the source). Each starts with
- * HELLO -> HELLO_ACK.
+ * csum zero) and the payload. A destination opens TCP connections to the
+ * source: the demand channel (page requests and their replies, heartbeats
+ * and leases, so they never queue behind bulk data), one or more bulk
+ * channels (the background push) and the journal channel (epochs back to
+ * the source). Each starts with HELLO -> HELLO_ACK.
  *
  * Liveness: the destination sends HEARTBEAT every lease/4 on the demand
  * channel; the source answers LEASE, echoing the heartbeat's stamp. The

@@ -10,9 +10,10 @@
  * demand, journal and that many push streams (connected == 2 + streams;
  * the source logs each stream), completes, equals the source exactly
  * (digest), and was sent every page exactly once: pages pushed plus zero
- * pages == pages, on both sides. With streams=4 a 2 s outage (netem loss
- * 100%) at a third of the pages: the dest reconnects every stream,
- * completes and equals the source exactly. No kernel warning.
+ * pages == pages, on both sides. With streams=4 (and a 1 s lease) a 2 s
+ * outage (netem loss 100%) at a third of the pages: the dest declares the
+ * link lost, reconnects every stream, completes and equals the source
+ * exactly. No kernel warning.
  */
 #define _GNU_SOURCE
 #include "ftp_remote.h"
@@ -122,10 +123,12 @@ int main(void)
 	long long streams0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(20);
+	tap_plan(21);
 	ctl = ftp_pair_open();
 	if (ctl < 0)
 		return tap_finish();
+	/* a lease of 1 s: 1.5 s of silence is a lost link, reconnected */
+	ftp_lease_check(1000, 30000);
 	streams0 = ftp_param_get("streams");
 	ftp_kmsg_mark("remote_streams");
 	run(1, false, 0);

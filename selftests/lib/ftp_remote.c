@@ -1417,3 +1417,12 @@ pid_t ftp_proxy_start(unsigned int port, unsigned int to_port,
 	waitpid(pid, NULL, 0);
 	return -1;
 }
+
+void ftp_emit_file(const char *name, FILE *f, char **buf, size_t *len)
+{
+	fclose(f);
+	printf("@@FTPAGE-BENCH-FILE %s@@\n%s%s@@FTPAGE-BENCH-END@@\n", name,
+	       *buf, *len && (*buf)[*len - 1] != '\n' ? "\n" : "");
+	fflush(stdout);
+	free(*buf);
+}

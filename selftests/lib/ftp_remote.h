@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <linux/ftpage.h>
@@ -486,6 +487,14 @@ static inline void ftp_rolled_back_check(int ctl, const char *name,
 pid_t ftp_proxy_start(unsigned int port, unsigned int to_port,
 		      const char *capfile, const char *readyfile,
 		      unsigned long corrupt_every);
+
+/*
+ * The benchmark tools: close the memstream f (its text in *buf, *len
+ * bytes) and print it as file NAME between "@@FTPAGE-BENCH-FILE NAME@@"
+ * and "@@FTPAGE-BENCH-END@@" lines (vm/bench_out.sh takes it out of the
+ * console log); frees *buf.
+ */
+void ftp_emit_file(const char *name, FILE *f, char **buf, size_t *len);
 
 #endif /* FTP_REMOTE_H */
 

@@ -1050,15 +1050,6 @@ static void report(const char *kernel, const char *cpu, unsigned int ncpu)
 	fprintf(gp_f, "\nunset multiplot\n");
 }
 
-static void emit_file(const char *name, FILE *f, char **buf, size_t *len)
-{
-	fclose(f);
-	printf("@@FTPAGE-BENCH-FILE %s@@\n%s%s@@FTPAGE-BENCH-END@@\n", name,
-	       *buf, *len && (*buf)[*len - 1] != '\n' ? "\n" : "");
-	fflush(stdout);
-	free(*buf);
-}
-
 static void cpu_model(char *buf, size_t len)
 {
 	FILE *f = fopen("/proc/cpuinfo", "r");
@@ -1158,9 +1149,9 @@ int main(int argc, char **argv)
 	ftp_pair_teardown();
 
 	report(un.release, cpu, (unsigned int)sysconf(_SC_NPROCESSORS_ONLN));
-	emit_file("bench.txt", txt_f, &txt, &txt_len);
-	emit_file("bench.json", json_f, &json, &json_len);
-	emit_file("bench.gp", gp_f, &gp, &gp_len);
+	ftp_emit_file("bench.txt", txt_f, &txt, &txt_len);
+	ftp_emit_file("bench.json", json_f, &json, &json_len);
+	ftp_emit_file("bench.gp", gp_f, &gp, &gp_len);
 	printf("1..%d\n", tap_n);
 	return tap_finish();
 }

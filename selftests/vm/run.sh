@@ -6,6 +6,7 @@
 #
 #   run.sh [--kernel 6.1|6.12]... [--test NAME]... [--extra DIR]
 #   run.sh --bench DIR [--kernel 6.1|6.12]
+#   run.sh --bench-wan DIR [--kernel 6.1|6.12]
 #
 #   --kernel K   kernel(s) to test (repeat or comma-separate); default both
 #   --test NAME  run only these tests (repeat or comma-separate)
@@ -14,6 +15,8 @@
 #   --bench DIR  instead of the tests, run the benchmark (tools/ftpbench,
 #                topology pair, kernel 6.1 unless given, timeout
 #                $FTP_BENCH_TIMEOUT or 480 s); table, JSON, chart into DIR
+#   --bench-wan DIR  the same with the WAN benchmark (tools/ftpwan: push
+#                over a long capped link, 1..8 streams); wan.txt, wan.json
 #
 # Expects the userspace tools and tests built (make -C userspace, make -C
 # selftests: the top-level `make test` does both); builds the module per
@@ -47,7 +50,7 @@ virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci 9pnet 9pnet_virtio netfs
 fscache 9p veth sch_netem sch_tbf gcm ctr ghash_generic aesni_intel"
 
 usage() {
-	sed -n '3,34s/^# \{0,1\}//p' "$0" >&2
+	sed -n '3,37s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -55,12 +58,19 @@ KERNELS=()
 SELECT=()
 EXTRA=
 BENCH=
+BENCH_TOOL=ftpbench
+BENCH_NAME=bench
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) [ $# -ge 2 ] || usage; IFS=, read -ra k <<<"$2"; KERNELS+=("${k[@]}"); shift 2 ;;
 	--test) [ $# -ge 2 ] || usage; IFS=, read -ra k <<<"$2"; SELECT+=("${k[@]}"); shift 2 ;;
 	--extra) [ $# -ge 2 ] || usage; EXTRA=$2; shift 2 ;;
 	--bench) [ $# -ge 2 ] || usage; BENCH=$(realpath -m "$2"); shift 2 ;;
+	--bench-wan)
+		[ $# -ge 2 ] || usage
+		BENCH=$(realpath -m "$2") BENCH_TOOL=ftpwan BENCH_NAME=wan
+		shift 2
+		;;
 	-h | --help) usage ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
 	esac
@@ -125,7 +135,7 @@ fi
 # --bench: the benchmark binary as the only test, /tests/bench in the VM
 if [ -n "$BENCH" ]; then
 	TOPO[bench]=pair TMO[bench]=${FTP_BENCH_TIMEOUT:-480} FLAGS[bench]=''
-	SRC[bench]="$ST/build/tools/ftpbench"
+	SRC[bench]="$ST/build/tools/$BENCH_TOOL"
 	SELECT=(bench)
 fi
 
@@ -612,7 +622,7 @@ for k in "${KERNELS[@]}"; do
 	if [ -n "$BENCH" ]; then
 		d=$BENCH
 		[ ${#KERNELS[@]} -eq 1 ] || d="$BENCH/$k"
-		"$VM/bench_out.sh" "$OUT/$ABI/single.log" "$d" ||
+		"$VM/bench_out.sh" "$OUT/$ABI/single.log" "$d" "$BENCH_NAME" ||
 			result "$k" "bench (output)" fail "no bench output"
 	fi
 	for name in "${TWOVM[@]}"; do

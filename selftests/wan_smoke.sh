@@ -1,0 +1,7 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Topology pair: the WAN benchmark of `make bench-wan` (tools/ftpwan.c)
+# with tiny sizes, so that it cannot rot: one round-trip time, 1 and 4
+# push streams, a capped link. It asserts that each migration completes
+# with the source's exact content; timings are printed, never checked.
+exec ftpwan --smoke
