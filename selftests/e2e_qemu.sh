@@ -46,7 +46,7 @@ refused() {
 }
 
 if [ "$FTP_ROLE" = a ]; then
-	ktap_plan 12
+	ktap_plan 13
 	ktap_check "create the source region" ftpagectl create vm0 --size "$SIZE" --role source
 	e2e_qemu_start
 	while [ "$(e2e_ticks "/host$SERIAL")" -lt 3 ] && [ "$(e2e_left)" -gt 200 ] &&
@@ -66,6 +66,11 @@ if [ "$FTP_ROLE" = a ]; then
 		sleep 0.2
 	done
 	ktap_check "the guest still runs" [ "$(e2e_ticks "/host$SERIAL")" -gt "$t" ]
+	# a capped link: the post-copy lasts seconds, long enough for b to
+	# commit epochs while pages still arrive (the push alone would
+	# finish within the downtime here)
+	ktap_check "cap our egress: tbf 32mbit" \
+		qdisc_set eth0 tbf rate 32mbit burst 32kb latency 100ms
 	ftpagectl migrate --key-file "$E2E_KEY" --qmp "/host$QMP" --listen "$TWOVM_A_ADDR:$CTL_PORT" >/tmp/migrate.out 2>&1 &
 	MIG_PID=$!
 	# b migrates with --no-done: the source region stays readable once
@@ -76,6 +81,7 @@ if [ "$FTP_ROLE" = a ]; then
 	done
 	state=$(e2e_state)
 	ktap_check "source region complete ($state)" [ "$state" = complete ]
+	qdisc_clear eth0
 	# b committed epochs during post-copy, with QEMU's device state
 	epoch=$(cat "/sys/class/ftpage/ftpage!vm0/committed_epoch")
 	ktap_check "epochs of the destination applied here (${epoch:-?})" [ "${epoch:-0}" -ge 1 ]
