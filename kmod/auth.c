@@ -191,12 +191,13 @@ int ftp_auth_dest(struct crypto_shash *tfm, const char *rname,
 			    ack->auth + FTP_AUTH_CHALLENGE_LEN))
 		goto refuse;
 	/* The proof covers the features: they are the source's own. */
-	why = "it does not encrypt (an ftpage without encryption?)";
-	if (ftp_auth_encrypts(hello->features) && !ftp_auth_encrypts(ack->features))
-		goto refuse;
-	why = "it encrypts unasked";
-	if (!ftp_auth_encrypts(hello->features) && ftp_auth_encrypts(ack->features))
-		goto refuse;
+	if (ftp_auth_encrypts(hello->features) != ftp_auth_encrypts(ack->features)) {
+		pr_warn_ratelimited("region %s: source refused: %s\n", rname,
+				    ftp_auth_encrypts(ack->features) ?
+				    "it encrypts unasked" :
+				    "it does not encrypt (no gcm(aes) there, or an ftpage without encryption)");
+		return -ENOPROTOOPT;
+	}
 	if (ftp_auth_hmac(tfm, ftp_label_dest, hello, ack, proof->mac) ||
 	    ftp_auth_hmac(tfm, ftp_label_session, hello, ack, skey))
 		return -EKEYREJECTED;
@@ -211,13 +212,15 @@ refuse:
 /*
  * Source: does the HELLO's authentication fit ours (both with a key, or
  * both without)? Then, with a key, put our challenge and proof into @ack,
- * and agree to encrypt when the destination asks. 0, -EKEYREJECTED, or
- * -ENOPROTOOPT when we @require_encrypt and it did not ask (logged).
+ * and agree to encrypt when the destination asks and we @can_encrypt. 0,
+ * -EKEYREJECTED, or -ENOPROTOOPT when we @require_encrypt and it did not
+ * ask (logged).
  */
 int ftp_auth_source_ack(struct crypto_shash *tfm, const char *rname,
 			const struct sockaddr_storage *peer,
 			const struct ftp_msg_hello *hello,
-			struct ftp_msg_hello_ack *ack, bool require_encrypt)
+			struct ftp_msg_hello_ack *ack, bool require_encrypt,
+			bool can_encrypt)
 {
 	const char *why;
 
@@ -236,7 +239,7 @@ int ftp_auth_source_ack(struct crypto_shash *tfm, const char *rname,
 		return -ENOPROTOOPT;
 	}
 	ack->features |= cpu_to_le64(FTP_PROTO_FEAT_AUTH);
-	if (ftp_auth_encrypts(hello->features))
+	if (ftp_auth_encrypts(hello->features) && can_encrypt)
 		ack->features |= cpu_to_le64(FTP_PROTO_FEAT_ENCRYPT);
 	do {
 		get_random_bytes(ack->auth, FTP_AUTH_CHALLENGE_LEN);

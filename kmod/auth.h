@@ -29,7 +29,8 @@ int ftp_auth_dest(struct crypto_shash *tfm, const char *rname,
 int ftp_auth_source_ack(struct crypto_shash *tfm, const char *rname,
 			const struct sockaddr_storage *peer,
 			const struct ftp_msg_hello *hello,
-			struct ftp_msg_hello_ack *ack, bool require_encrypt);
+			struct ftp_msg_hello_ack *ack, bool require_encrypt,
+			bool can_encrypt);
 int ftp_auth_source_check(struct crypto_shash *tfm, const char *rname,
 			  const struct sockaddr_storage *peer,
 			  const struct ftp_msg_hello *hello,

@@ -28,7 +28,6 @@
 
 #define FTP_SEAL_ALG		"gcm(aes)"
 #define FTP_SEAL_KEY_LEN	32	/* AES-256 */
-#define FTP_SEAL_NONCE_LEN	12	/* GCM's natural nonce */
 #define FTP_SEAL_LABEL_LEN	16
 
 /* Key labels: a source sends with the "s2d" key, a destination with "d2s". */
@@ -44,7 +43,8 @@ static int ftp_seal_derive(const u8 *skey, u8 *s2d, u8 *d2s)
 	tfm = crypto_alloc_shash("hmac(sha256)", 0, 0);
 	if (IS_ERR(tfm))
 		return PTR_ERR(tfm);
-	ret = crypto_shash_setkey(tfm, skey, FTP_SEAL_KEY_LEN);
+	BUILD_BUG_ON(FTP_AUTH_MAC_LEN != FTP_SEAL_KEY_LEN);
+	ret = crypto_shash_setkey(tfm, skey, FTP_AUTH_MAC_LEN);
 	if (!ret)
 		ret = crypto_shash_tfm_digest(tfm, ftp_label_s2d,
 					      FTP_SEAL_LABEL_LEN, s2d);
@@ -68,8 +68,8 @@ int ftp_seal_available(void)
 {
 	if (crypto_has_alg(FTP_SEAL_ALG, CRYPTO_ALG_TYPE_AEAD, CRYPTO_ALG_TYPE_MASK))
 		return 0;
-	pr_err("no %s in this kernel (module gcm, aesni_intel): cannot encrypt\n",
-	       FTP_SEAL_ALG);
+	pr_err_ratelimited("no %s in this kernel (modules gcm, aesni_intel): cannot encrypt\n",
+			   FTP_SEAL_ALG);
 	return -ENOPKG;
 }
 
@@ -81,7 +81,9 @@ static int ftp_seal_dir_init(struct ftp_seal_dir *d, const u8 *key)
 	if (IS_ERR(d->tfm)) {
 		ret = PTR_ERR(d->tfm);
 		d->tfm = NULL;
-		return ret == -ENOENT ? ftp_seal_available() : ret;
+		if (ret == -ENOENT)
+			ftp_seal_available();	/* say why */
+		return ret == -ENOENT ? -ENOPKG : ret;
 	}
 	ret = crypto_aead_setkey(d->tfm, key, FTP_SEAL_KEY_LEN);
 	if (!ret)
@@ -140,18 +142,20 @@ void ftp_seal_free(struct ftp_seal *s)
  */
 static int ftp_seal_crypt(struct ftp_seal_dir *d, bool enc, u32 aad, u32 len)
 {
-	u8 iv[FTP_SEAL_NONCE_LEN] = {};
 	struct scatterlist sg;
 	DECLARE_CRYPTO_WAIT(wait);
 	__le64 seq = cpu_to_le64(d->seq);
 	int ret;
 
-	memcpy(iv + FTP_SEAL_NONCE_LEN - sizeof(seq), &seq, sizeof(seq));
+	/* Not on the stack: an asynchronous driver may read it later. */
+	memset(d->iv, 0, sizeof(d->iv));
+	memcpy(d->iv + sizeof(d->iv) - sizeof(seq), &seq, sizeof(seq));
 	sg_init_one(&sg, d->buf, aad + len + (enc ? FTP_SEAL_TAG_LEN : 0));
-	aead_request_set_callback(d->req, CRYPTO_TFM_REQ_MAY_SLEEP,
+	aead_request_set_callback(d->req, CRYPTO_TFM_REQ_MAY_SLEEP |
+				  CRYPTO_TFM_REQ_MAY_BACKLOG,
 				  crypto_req_done, &wait);
 	aead_request_set_ad(d->req, aad);
-	aead_request_set_crypt(d->req, &sg, &sg, len, iv);
+	aead_request_set_crypt(d->req, &sg, &sg, len, d->iv);
 	ret = crypto_wait_req(enc ? crypto_aead_encrypt(d->req) :
 				    crypto_aead_decrypt(d->req), &wait);
 	/* A nonce is spent once anything was computed with it. */

@@ -11,6 +11,8 @@
 struct crypto_aead;
 struct aead_request;
 
+#define FTP_SEAL_NONCE_LEN	12	/* GCM's natural nonce */
+
 /* Header, the largest payload, and its tag. */
 #define FTP_SEAL_BUF_LEN	(sizeof(struct ftp_hdr) + FTP_PROTO_MAX_SEALED)
 
@@ -19,6 +21,7 @@ struct ftp_seal_dir {
 	struct crypto_aead *tfm;
 	struct aead_request *req;
 	u64 seq;		/* messages sealed (tx) or opened (rx) */
+	u8 iv[FTP_SEAL_NONCE_LEN];	/* the nonce: 4 zero bytes, @seq LE */
 	u8 *buf;		/* FTP_SEAL_BUF_LEN: header, payload, tag */
 };
 

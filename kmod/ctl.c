@@ -290,6 +290,8 @@ static long ftp_ioc_peer(void __user *argp, unsigned int cmd)
 	    (cmd == FTPAGE_IOC_SERVE && p.peer_name))
 		return -EINVAL;
 	/* Encryption keys come from authentication (same bits for both). */
+	BUILD_BUG_ON(FTPAGE_SERVE_ENCRYPT != FTPAGE_PULL_ENCRYPT ||
+		     FTPAGE_SERVE_INSECURE != FTPAGE_PULL_INSECURE);
 	if ((p.flags & FTPAGE_SERVE_INSECURE) && (p.flags & FTPAGE_SERVE_ENCRYPT))
 		return -EINVAL;
 	if (p.flags & FTPAGE_SERVE_ENCRYPT) {
@@ -342,6 +344,8 @@ static long ftp_ioc_allow_peer(void __user *argp)
 	mutex_lock(&r->lock);
 	if (r->role != FTPAGE_ROLE_SOURCE)
 		ret = -EINVAL;
+	else if (r->src)		/* SERVE took the last one */
+		ret = -EBUSY;
 	else
 		r->allow = ss;
 	mutex_unlock(&r->lock);

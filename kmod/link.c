@@ -30,6 +30,7 @@
 #include <net/net_namespace.h>
 
 #include "auth.h"
+#include "crypt.h"
 #include "dest.h"
 
 #define FTP_RECONNECT_MIN_MS	100
@@ -248,8 +249,15 @@ static int ftp_dest_authenticate(struct ftp_dest_chan *c,
 	if (!ret)
 		ret = ftp_dest_answer(c, FTP_MSG_AUTH, &m);
 	/* Accepted: everything from now on is sealed, both ways. */
-	if (!ret && ftp_auth_encrypts(ack->features))
-		ret = ftp_sock_seal(&c->fs, c->session_key, false);
+	if (!ret && ftp_auth_encrypts(ack->features)) {
+		struct ftp_seal *s = ftp_seal_new(c->session_key, false);
+
+		if (IS_ERR(s))
+			ret = PTR_ERR(s);
+		else
+			ftp_sock_seal(&c->fs, s);
+	}
+	memzero_explicit(c->session_key, sizeof(c->session_key));
 	return ret;
 }
 
@@ -317,10 +325,10 @@ static int ftp_dest_send_known(struct ftp_dest_chan *c)
 {
 	struct ftp_region *r = c->d->r;
 	struct ftp_msg_range m;
-	unsigned long start, end = 0;
+	unsigned long start, end = c->stream ? r->nr_pages : 0;
 	int ret;
 
-	while (!c->stream) {
+	for (;;) {
 		start = find_next_bit(r->known, r->nr_pages, end);
 		if (start >= r->nr_pages)
 			break;

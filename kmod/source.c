@@ -29,6 +29,7 @@
 
 #include "ftpage.h"
 #include "auth.h"
+#include "crypt.h"
 #include "transport.h"
 
 /*
@@ -61,6 +62,7 @@ struct ftp_source {
 	struct sockaddr_storage addr;
 	bool no_push;			/* FTPAGE_SERVE_NO_PUSH */
 	bool encrypt;			/* FTPAGE_SERVE_ENCRYPT: required */
+	bool can_seal;			/* this kernel has gcm(aes) */
 	bool sealed;			/* a connection was encrypted */
 	struct crypto_shash *auth;	/* keyed HMAC, NULL: insecure */
 	struct sockaddr_storage allow;	/* the only peer; family 0: any */
@@ -211,17 +213,30 @@ static int ftp_source_done(struct ftp_src_conn *c)
 	return ret ?: -ESHUTDOWN;
 }
 
-static bool ftp_source_replaced_live(struct ftp_source *src)
+/*
+ * Is a thread still running that may mark pages sent for another
+ * connection than @c's: a replaced one, or a push of another generation?
+ */
+static bool ftp_source_others_live(struct ftp_src_conn *c)
 {
+	struct ftp_source *src = c->src;
 	struct ftp_src_conn *o;
 	bool live = false;
 
 	mutex_lock(&src->lock);
 	list_for_each_entry(o, &src->conns, node)
-		if (READ_ONCE(o->replaced) && !READ_ONCE(o->done))
+		if (!READ_ONCE(o->done) &&
+		    (READ_ONCE(o->replaced) ||
+		     (o->kind == FTP_CHAN_BULK && o->gen != c->gen)))
 			live = true;
 	mutex_unlock(&src->lock);
 	return live;
+}
+
+static bool ftp_source_may_resync(struct ftp_src_conn *c)
+{
+	return !ftp_source_others_live(c) || READ_ONCE(c->replaced) ||
+	       kthread_should_stop();
 }
 
 static bool ftp_source_resynced(struct ftp_src_conn *c)
@@ -257,10 +272,13 @@ static int ftp_source_resync(struct ftp_src_conn *c)
 	}
 	/*
 	 * What went out on a lost connection may never have arrived; the
-	 * replaced threads must not mark pages sent after this.
+	 * threads of earlier connections must not mark pages sent after
+	 * this (they were shut down when we claimed the channel).
 	 */
-	wait_event_timeout(src->done_wq, !ftp_source_replaced_live(src),
-			   msecs_to_jiffies(FTP_HANDSHAKE_TIMEOUT_MS));
+	WRITE_ONCE(src->resync_gen, 0);
+	wait_event_interruptible(src->done_wq, ftp_source_may_resync(c));
+	if (READ_ONCE(c->replaced) || kthread_should_stop())
+		return -ESHUTDOWN;
 	bitmap_zero(src->sent, r->nr_pages);
 	atomic64_set(&src->sent_count, 0);
 	for (;;) {
@@ -274,7 +292,8 @@ static int ftp_source_resync(struct ftp_src_conn *c)
 		cond_resched();
 	}
 	mutex_lock(&src->lock);
-	src->resync_gen = c->gen;
+	if (!READ_ONCE(c->replaced))
+		WRITE_ONCE(src->resync_gen, c->gen);
 	mutex_unlock(&src->lock);
 	wake_up_all(&src->done_wq);
 	return 0;
@@ -345,6 +364,19 @@ static bool ftp_source_take(struct ftp_source *src, pgoff_t index)
 }
 
 /*
+ * Pages [@index, @end) taken but not sent (the connection failed): another
+ * stream may send them. At worst a page goes twice; the destination keeps
+ * the first.
+ */
+static void ftp_source_give_back(struct ftp_source *src, pgoff_t index,
+				 pgoff_t end)
+{
+	for (; index < end; index++)
+		if (test_and_clear_bit(index, src->sent))
+			atomic64_dec(&src->sent_count);
+}
+
+/*
  * Send the unsent page at @index, or the run of zero pages it starts, each
  * taken first so that no other stream sends it too. A page taken but lost
  * with its connection is sent again after the resync.
@@ -360,8 +392,12 @@ static int ftp_source_push_one(struct ftp_src_conn *c, pgoff_t index)
 	if (!ftp_source_take(src, index))
 		return 0;
 	limit = min_t(pgoff_t, r->nr_pages, index + FTP_ZERO_RUN_MAX);
-	if (ftp_source_next_present(r, index, limit) == index)
-		return ftp_source_send_page(c, index, 0);
+	if (ftp_source_next_present(r, index, limit) == index) {
+		ret = ftp_source_send_page(c, index, 0);
+		if (ret)
+			ftp_source_give_back(src, index, index + 1);
+		return ret;
+	}
 	limit = ftp_source_next_present(r, index + 1, limit);
 	for (end = index + 1; end < limit && ftp_source_take(src, end); end++)
 		if (!((end - index) & 4095))
@@ -370,8 +406,10 @@ static int ftp_source_push_one(struct ftp_src_conn *c, pgoff_t index)
 	m.pgoff = cpu_to_le64(index);
 	m.count = cpu_to_le64(end - index);
 	ret = ftp_send_msg(&c->fs, FTP_MSG_ZERO_RANGE, 0, &m, sizeof(m), NULL, 0);
-	if (ret)
+	if (ret) {
+		ftp_source_give_back(src, index, end);
 		return ret;
+	}
 	atomic64_add(end - index, &r->stats.zero_pages);
 	return 0;
 }
@@ -390,7 +428,8 @@ static int ftp_source_push(struct ftp_src_conn *c)
 		ret = ftp_source_wait_frozen(c);
 	if (ret)
 		return ret;
-	while (!src->no_push && !kthread_should_stop() && !ftp_region_is_dead(r)) {
+	while (!src->no_push && !kthread_should_stop() && !ftp_region_is_dead(r) &&
+	       !READ_ONCE(c->replaced)) {
 		hint = atomic_long_xchg(&src->demand_hint, -1);
 		if (hint >= 0 && hint < r->nr_pages)
 			cursor = hint;
@@ -439,6 +478,26 @@ static bool ftp_source_has_demand(struct ftp_source *src, u64 session)
 }
 
 /*
+ * A channel of @c's session replaces @o: of the same kind and stream, or
+ * any bulk channel of an earlier connection (generation), whose push must
+ * stop before the new streams rebuild what was sent.
+ */
+static bool ftp_source_supersedes(const struct ftp_src_conn *c,
+				  const struct ftp_src_conn *o)
+{
+	return o != c && o->kind == c->kind && !READ_ONCE(o->done) &&
+	       (o->stream == c->stream ||
+		(c->kind == FTP_CHAN_BULK && o->gen != c->gen));
+}
+
+static void ftp_source_replace(struct ftp_source *src, struct ftp_src_conn *o)
+{
+	lockdep_assert_held(&src->lock);
+	WRITE_ONCE(o->replaced, true);
+	ftp_sock_shutdown(&o->fs);
+}
+
+/*
  * Before a destination is bound: one at a time; a session holds the region
  * while any of its channels lives, and a destination whose attach failed
  * half way can try again with a new session.
@@ -453,30 +512,38 @@ static int ftp_source_claim(struct ftp_source *src, struct ftp_src_conn *c,
 	lockdep_assert_held(&src->lock);
 	if (src->expired)		/* rolling back */
 		return -ESTALE;
+	c->kind = chan;
 	list_for_each_entry(o, &src->conns, node) {
 		if (o == c || READ_ONCE(o->done) || !o->kind)
 			continue;
 		live++;
-		if (o->kind == chan && o->stream == c->stream)
+		if (o->kind == chan && o->stream == c->stream && o->gen == c->gen)
 			busy = true;
 	}
 	if (!live)
 		src->session = 0;
 	if (busy || (src->session && src->session != session))
-		return -EBUSY;
+		goto err_busy;
 	/* Epochs write into the frozen image: only from the attached peer. */
 	if (chan == FTP_CHAN_JOURNAL && !ftp_source_has_demand(src, session))
-		return -EBUSY;
+		goto err_busy;
+	/* The same destination again (a PULL retried): its old channels go. */
+	list_for_each_entry(o, &src->conns, node)
+		if (src->session == session && ftp_source_supersedes(c, o))
+			ftp_source_replace(src, o);
+	wake_up_all(&src->r->state_wq);
+	wake_up_all(&src->done_wq);
 	src->session = session;
-	c->kind = chan;
 	return 0;
+
+err_busy:
+	c->kind = 0;
+	return -EBUSY;
 }
 
 /*
- * A bound destination reconnecting: its new channel replaces the old one
- * of the same kind (and stream), which may not have noticed the loss yet;
- * a bulk channel replaces every bulk channel of an earlier connection,
- * whose pushes must stop before the new streams rebuild what was sent.
+ * A bound destination reconnecting: its new channel replaces the old ones
+ * it supersedes, which may not have noticed the loss yet.
  */
 static int ftp_source_claim_bound(struct ftp_source *src,
 				  struct ftp_src_conn *c, u64 session,
@@ -489,20 +556,15 @@ static int ftp_source_claim_bound(struct ftp_source *src,
 		return -EBUSY;
 	if (src->expired)		/* rolling back */
 		return -ESTALE;
-	list_for_each_entry(o, &src->conns, node) {
-		if (o != c && o->kind == chan && !READ_ONCE(o->done) &&
-		    (o->stream == c->stream ||
-		     (chan == FTP_CHAN_BULK && o->gen != c->gen))) {
-			WRITE_ONCE(o->replaced, true);
-			ftp_sock_shutdown(&o->fs);
-		}
-	}
+	c->kind = chan;
+	list_for_each_entry(o, &src->conns, node)
+		if (ftp_source_supersedes(c, o))
+			ftp_source_replace(src, o);
 	/* A replaced thread may wait for the freeze or a resync: let it go. */
 	wake_up_all(&src->r->state_wq);
 	wake_up_all(&src->done_wq);
 	if (chan == FTP_CHAN_DEMAND)
 		src->reattaches++;
-	c->kind = chan;
 	return 0;
 }
 
@@ -523,7 +585,7 @@ static int ftp_source_authenticate(struct ftp_src_conn *c,
 	int ret;
 
 	ret = ftp_auth_source_ack(src->auth, r->name, &c->peer, hello, ack,
-				  src->encrypt);
+				  src->encrypt, src->can_seal);
 	if (ret)
 		return ftp_source_refuse(c, ret == -ENOPROTOOPT ? FTP_ERR_ENCRYPT :
 								  FTP_ERR_AUTH, ret);
@@ -551,6 +613,41 @@ static int ftp_source_authenticate(struct ftp_src_conn *c,
 	return ret ? ftp_source_refuse(c, FTP_ERR_AUTH, ret) : 0;
 }
 
+/*
+ * The end of the handshake: AUTH accepted (or, insecure, HELLO_ACK); from
+ * then on every message is sealed with @seal if there is one.
+ */
+static int ftp_source_accept(struct ftp_src_conn *c,
+			     const struct ftp_msg_hello_ack *ack,
+			     struct ftp_seal *seal)
+{
+	struct ftp_source *src = c->src;
+	struct ftp_msg_auth accepted = {};
+	int ret;
+
+	if (src->auth)
+		ret = ftp_send_msg(&c->fs, FTP_MSG_AUTH, 0, &accepted,
+				   sizeof(accepted), NULL, 0);
+	else
+		ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO_ACK, 0, ack,
+				   sizeof(*ack), NULL, 0);
+	if (seal) {
+		ftp_sock_seal(&c->fs, seal);
+		WRITE_ONCE(src->sealed, true);
+	}
+	ftp_sock_set_deadline(&c->fs, 0);
+	if (ret)
+		return ret;
+	if (c->stream)
+		ftp_dbg(1, "region %s: destination %pISpc attached (bulk channel %u%s)\n",
+			src->r->name, &c->peer, c->stream, seal ? ", encrypted" : "");
+	else
+		pr_info("region %s: destination %pISpc attached (%s channel%s)\n",
+			src->r->name, &c->peer, ftp_chan_name(c->kind),
+			seal ? ", encrypted" : "");
+	return 0;
+}
+
 /* Check the peer's HELLO, authenticate, claim the channel, accept. */
 static int ftp_source_handshake(struct ftp_src_conn *c)
 {
@@ -564,6 +661,7 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	unsigned int chan;
 	union ftp_msg_fixed m;
 	struct ftp_msg_hello *hello = &m.hello;
+	struct ftp_seal *seal = NULL;
 	struct ftp_hdr h;
 	unsigned int vmin, vmax;
 	u64 session;
@@ -610,6 +708,13 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	ret = ftp_source_authenticate(c, hello, &ack);
 	if (ret)
 		return ret;
+	/* Ready to seal before the claim, which may replace a live channel. */
+	if (ftp_auth_encrypts(ack.features)) {
+		seal = ftp_seal_new(c->session_key, true);
+		if (IS_ERR(seal))
+			return ftp_source_refuse(c, FTP_ERR_SHUTDOWN, PTR_ERR(seal));
+	}
+	memzero_explicit(c->session_key, sizeof(c->session_key));
 
 	session = le64_to_cpu(hello->session);
 	chan = FTP_CHAN_KIND(le16_to_cpu(hello->channel));
@@ -621,31 +726,12 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	else
 		ret = ftp_source_claim(src, c, session, chan);
 	mutex_unlock(&src->lock);
-	if (ret)
+	if (ret) {
+		ftp_seal_free(seal);
 		return ftp_source_refuse(c, ret == -ESTALE ? FTP_ERR_ROLLED_BACK :
 							      FTP_ERR_BUSY, ret);
-
-	if (src->auth) {
-		struct ftp_msg_auth accepted = {};
-
-		ret = ftp_send_msg(&c->fs, FTP_MSG_AUTH, 0, &accepted,
-				   sizeof(accepted), NULL, 0);
-		/* Everything after the accept is sealed, both ways. */
-		if (!ret && ftp_auth_encrypts(ack.features)) {
-			ret = ftp_sock_seal(&c->fs, c->session_key, true);
-			if (!ret)
-				WRITE_ONCE(src->sealed, true);
-		}
-	} else {
-		ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO_ACK, 0, &ack,
-				   sizeof(ack), NULL, 0);
 	}
-	ftp_sock_set_deadline(&c->fs, 0);
-	if (!ret)
-		pr_info("region %s: destination %pISpc attached (%s channel %u%s)\n",
-			r->name, &c->peer, ftp_chan_name(c->kind), c->stream,
-			c->fs.seal ? ", encrypted" : "");
-	return ret;
+	return ftp_source_accept(c, &ack, seal);
 }
 
 static int ftp_source_conn_thread(void *arg)
@@ -780,6 +866,8 @@ static int ftp_source_listen_thread(void *arg)
 		}
 		kernel_getpeername(c->fs.sock, (struct sockaddr *)&c->peer);
 		if (!ftp_source_allowed(src, c)) {
+			/* let the ERROR out before the reset of a zero linger */
+			ftp_sock_shutdown(&c->fs);
 			ftp_sock_release(&c->fs);
 			kfree(c);
 			continue;
@@ -841,6 +929,8 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 	src->addr = *addr;
 	src->no_push = flags & FTPAGE_SERVE_NO_PUSH;
 	src->encrypt = flags & FTPAGE_SERVE_ENCRYPT;
+	/* Without, a destination that asks is told we do not encrypt. */
+	src->can_seal = !ftp_seal_available();
 	src->auth = ftp_auth_new(r, flags & FTPAGE_SERVE_INSECURE);
 	if (IS_ERR(src->auth)) {
 		ret = PTR_ERR(src->auth);

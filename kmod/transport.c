@@ -43,19 +43,14 @@ void ftp_sock_release(struct ftp_sock *fs)
 }
 
 /*
- * Encrypt every message from now on, both ways, with keys derived from the
- * handshake's @session_key; @source says which end we are. Both ends call
- * this at the same point of the handshake (proto.h).
+ * Encrypt every message from now on, both ways, with @s (ftp_seal_new(),
+ * taken over). Both ends do it at the same point of the handshake
+ * (proto.h).
  */
-int ftp_sock_seal(struct ftp_sock *fs, const u8 *session_key, bool source)
+void ftp_sock_seal(struct ftp_sock *fs, struct ftp_seal *s)
 {
-	struct ftp_seal *s = ftp_seal_new(session_key, source);
-
-	if (IS_ERR(s))
-		return PTR_ERR(s);
 	ftp_seal_free(fs->seal);
 	fs->seal = s;
-	return 0;
 }
 
 /* Has the peer closed the connection, or has it failed? */
@@ -188,10 +183,17 @@ static int ftp_sock_sendv(struct ftp_sock *fs, struct kvec *vec, size_t nr,
 	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, vec, nr, len);
 	while (msg_data_left(&msg)) {
 		ret = sock_sendmsg(fs->sock, &msg);
-		if (ret <= 0)
-			return ret ? ret : -EPIPE;
-		atomic64_add(ret, &fs->bytes_tx);
-		msg.msg_flags &= ~MSG_DONTWAIT;
+		if (ret > 0) {
+			atomic64_add(ret, &fs->bytes_tx);
+			msg.msg_flags &= ~MSG_DONTWAIT;
+			continue;
+		}
+		if (ret == -EAGAIN && msg_data_left(&msg) == len)
+			return -EAGAIN;		/* nowait, nothing went out */
+		/* Half a message is on the wire: the stream is unusable. */
+		if (msg_data_left(&msg) != len)
+			kernel_sock_shutdown(fs->sock, SHUT_RDWR);
+		return ret == -EAGAIN || !ret ? -ETIMEDOUT : ret;
 	}
 	return 0;
 }
@@ -220,23 +222,32 @@ int ftp_sock_recv(struct ftp_sock *fs, void *buf, size_t len)
 	return 0;
 }
 
-/* Same host address (and family)? Ports are not compared. */
+/* The IPv4 address of @ss (an IPv4-mapped IPv6 one too), or 0. */
+static __be32 ftp_addr_v4(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6 *s6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr;
+	if (ss->ss_family == AF_INET6 && ipv6_addr_v4mapped(&s6->sin6_addr))
+		return s6->sin6_addr.s6_addr32[3];
+	return 0;
+}
+
+/*
+ * Same host address? Ports are not compared; an IPv4 address equals its
+ * IPv4-mapped form (a dual-stack listener sees IPv4 peers so).
+ */
 bool ftp_addr_equal(const struct sockaddr_storage *a,
 		    const struct sockaddr_storage *b)
 {
-	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
 	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+	__be32 a4 = ftp_addr_v4(a), b4 = ftp_addr_v4(b);
 
-	if (a->ss_family != b->ss_family)
-		return false;
-	switch (a->ss_family) {
-	case AF_INET:
-		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-	case AF_INET6:
-		return ipv6_addr_equal(&a6->sin6_addr, &b6->sin6_addr);
-	default:
-		return false;
-	}
+	if (a4 || b4)
+		return a4 == b4;
+	return a->ss_family == AF_INET6 && b->ss_family == AF_INET6 &&
+	       ipv6_addr_equal(&a6->sin6_addr, &b6->sin6_addr);
 }
 
 /* The kernel's CRC32C (slicing-by-8 or the CPU's instruction). */
@@ -270,17 +281,22 @@ static int ftp_send_sealed(struct ftp_sock *fs, bool nowait, unsigned int type,
 	if (data_len)
 		memcpy(p + len, data, data_len);
 	ret = ftp_seal_encrypt(&s->tx, sizeof(*h), len + data_len);
-	if (!ret) {
-		vec.iov_base = h;
-		vec.iov_len = sizeof(*h) + len + data_len + FTP_SEAL_TAG_LEN;
-		ret = ftp_sock_sendv(fs, &vec, 1, vec.iov_len, nowait);
-		/*
-		 * Not a byte left (nowait, no room): the ciphertext dies with
-		 * the buffer, so its nonce may seal the next message.
-		 */
-		if (ret == -EAGAIN)
-			s->tx.seq--;
+	if (ret) {
+		/* A nonce may be spent: nothing more on this connection. */
+		kernel_sock_shutdown(fs->sock, SHUT_RDWR);
+		goto out_unlock;
 	}
+	vec.iov_base = h;
+	vec.iov_len = sizeof(*h) + len + data_len + FTP_SEAL_TAG_LEN;
+	ret = ftp_sock_sendv(fs, &vec, 1, vec.iov_len, nowait);
+	/*
+	 * Not a byte left (nowait, no room: ftp_sock_sendv() says -EAGAIN
+	 * only then): the ciphertext dies with the buffer, so its nonce may
+	 * seal the next message.
+	 */
+	if (nowait && ret == -EAGAIN)
+		s->tx.seq--;
+out_unlock:
 	mutex_unlock(&s->tx_lock);
 	return ret;
 }

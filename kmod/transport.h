@@ -36,7 +36,7 @@ int ftp_sock_accept(struct ftp_sock *listener, struct ftp_sock *fs);
 int ftp_sock_connect(struct net *net, const struct sockaddr_storage *addr,
 		     int addrlen, struct ftp_sock *fs);
 void ftp_sock_set_deadline(struct ftp_sock *fs, unsigned int timeout_ms);
-int ftp_sock_seal(struct ftp_sock *fs, const u8 *session_key, bool source);
+void ftp_sock_seal(struct ftp_sock *fs, struct ftp_seal *s);
 void ftp_sock_shutdown(struct ftp_sock *fs);
 bool ftp_sock_peer_gone(struct ftp_sock *fs);
 void ftp_sock_release(struct ftp_sock *fs);

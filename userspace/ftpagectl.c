@@ -407,8 +407,9 @@ int peer_call(unsigned long cmd, struct ftpage_peer *p,
 	ret = ioctl(fd, cmd, p);
 	err = errno;
 	if (ret && err == ENOPROTOOPT)
-		fprintf(stderr, "%s: %s: the source requires encryption: pull "
-			"with --encrypt\n", prog, name);
+		fprintf(stderr, "%s: %s: the two sides disagree on encryption "
+			"(see dmesg): give --encrypt on both, on kernels with "
+			"gcm(aes)\n", prog, name);
 	else if (ret && err == EACCES)
 		fprintf(stderr, "%s: %s: the source accepts another destination "
 			"host only (its serve --allow)\n", prog, name);
