@@ -7,7 +7,9 @@
 # and the region moves the memory, post-copy.
 #
 # VM a (source): runs the guest, checks that migrate's pre-checks refuse
-# without stopping it, runs the source half of ftpagectl migrate, checks
+# without stopping it (QMP unreachable, a QEMU with plain RAM, and b's
+# refusals: QEMU's postcopy on, regions of other sizes), runs the source
+# half of ftpagectl migrate, checks
 # that the epochs b committed (with QEMU's device state) were applied;
 # then sends b its guest's serial output and a checksum of the guest's
 # cold area read from the frozen region.
@@ -46,8 +48,10 @@ refused() {
 }
 
 if [ "$FTP_ROLE" = a ]; then
-	ktap_plan 13
+	ktap_plan 15
 	ktap_check "create the source region" ftpagectl create vm0 --size "$SIZE" --role source
+	# a QEMU with plain RAM, paused before it ran (-S), for a pre-check
+	e2e_aux_start plain -machine pc -m 16M -S
 	e2e_qemu_start
 	while [ "$(e2e_ticks "/host$SERIAL")" -lt 3 ] && [ "$(e2e_left)" -gt 200 ] &&
 		kill -0 "$QEMU_PID"; do
@@ -61,6 +65,20 @@ if [ "$FTP_ROLE" = a ]; then
 	refused "migrate --from refuses a QEMU that is not -incoming defer" \
 		"start it with -incoming defer" \
 		ftpagectl migrate --key-file "$E2E_KEY" --qmp "/host$QMP" --from "$TWOVM_B_ADDR:$CTL_PORT"
+	e2e_aux_wait plain
+	refused "migrate refuses a QEMU whose RAM is not in an ftpage region" \
+		"ftpage region: .*mem-path=/dev/ftpage/NAME" \
+		ftpagectl migrate --key-file "$E2E_KEY" --qmp /host/tmp/plain.qmp --listen "$TWOVM_A_ADDR:$CTL_PORT"
+	e2e_aux_stop plain
+	# b first comes with a QEMU on a region of another size: its half
+	# refuses after the greeting, ours ends without stopping the guest
+	ftpagectl migrate --key-file "$E2E_KEY" --qmp "/host$QMP" --listen "$TWOVM_A_ADDR:$CTL_PORT" >/tmp/migrate.out 2>&1 &
+	e2e_wait_exit $! 120
+	rc=$?
+	sed 's/^/  /' /tmp/migrate.out
+	state=$(e2e_state)
+	ktap_check "after b's refusal the source half ends, guest not stopped (exit $rc, region $state)" \
+		sh -c "[ $rc -eq 1 ] && [ $state = local ] && grep -q 'the guest was not stopped' /tmp/migrate.out"
 	t=$(e2e_ticks "/host$SERIAL")
 	while [ "$(e2e_ticks "/host$SERIAL")" -le "$t" ] && [ "$(e2e_left)" -gt 200 ]; do
 		sleep 0.2
@@ -106,15 +124,40 @@ if [ "$FTP_ROLE" = a ]; then
 	ktap_finish
 fi
 
-ktap_plan 19
+ktap_plan 22
 # (nc stops reading at the end of its stdin: keep that open)
 sleep "$(e2e_left)" | nc -l -p "$LOG_PORT" >/tmp/from-a &
 NC_PID=$!
 ktap_check "create the destination region" ftpagectl create vm0 --size "$SIZE" --role dest
+# two small QEMUs for the pre-checks, waiting for a migration on regions
+# of half the size: one with QEMU's own postcopy on (x-ignore-shared is
+# refused with it), one plain
+AUX=32M
+for r in vm1 vm2; do
+	ftpagectl create $r --size $AUX --role dest || ktap_bail "create $r"
+done
+for r in vm1 vm2; do
+	if [ $r = vm1 ]; then n=pcopy; g=on; else n=small; g=off; fi
+	e2e_aux_start $n -machine pc,memory-backend=m -m $AUX -incoming defer \
+		-object "memory-backend-file,id=m,mem-path=/dev/ftpage/$r,share=on,size=$AUX" \
+		-global migration.x-postcopy-ram=$g
+done
 e2e_qemu_start -incoming defer
 ktap_check "destination QEMU waits for the migration" kill -0 "$QEMU_PID"
 refused "migrate --listen refuses a QEMU waiting for a migration" "not running or paused" \
 	ftpagectl migrate --key-file "$E2E_KEY" --qmp "/host$QMP" --listen "$TWOVM_B_ADDR:$CTL_PORT"
+e2e_aux_wait pcopy && e2e_aux_wait small
+refused "migrate refuses a QEMU that refuses x-ignore-shared (postcopy-ram on)" \
+	"refused capability x-ignore-shared: .*postcopy-ram off" \
+	ftpagectl migrate --key-file "$E2E_KEY" --qmp /host/tmp/pcopy.qmp --from "$TWOVM_A_ADDR:$CTL_PORT"
+refused "migrate refuses regions of different sizes on the two hosts" \
+	"size mismatch: .*same -m/size on both sides" \
+	ftpagectl migrate --key-file "$E2E_KEY" --qmp /host/tmp/small.qmp --from "$TWOVM_A_ADDR:$CTL_PORT" \
+	--wait "$(e2e_left)"
+e2e_aux_stop pcopy
+e2e_aux_stop small
+ktap_check "destroy vm1 and vm2" sh -c \
+	'ftpagectl destroy vm1 && ftpagectl destroy vm2'
 state=$(e2e_state)
 ktap_check "the destination region is still empty ($state)" [ "$state" = empty ]
 

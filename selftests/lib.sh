@@ -274,9 +274,55 @@ e2e_qemu_start() {
 }
 
 e2e_qemu_stop() {
-	kill "$QEMU_PID" 2>/dev/null
-	wait "$QEMU_PID" 2>/dev/null
+	e2e_pid_stop "$QEMU_PID"
 	sed 's/^/qemu: /' /tmp/qemu.out
+}
+
+# e2e_pid_alive PID: process PID runs (not gone, not a zombie: a QEMU that
+# ftpagectl migrate started again is no child of ours, nobody reaps it)
+e2e_pid_alive() {
+	[ -r "/proc/$1/stat" ] || return 1
+	case "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null)" in
+	'' | Z* | X*) return 1 ;;
+	esac
+}
+
+# e2e_pid_stop PID: SIGTERM, then until it is gone (bounded)
+e2e_pid_stop() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	_n=100
+	while e2e_pid_alive "$1" && [ "$_n" -gt 0 ]; do
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+}
+
+# e2e_aux_start NAME ARGS...: a second, small QEMU for the pre-checks, in
+# the background: QMP socket /tmp/NAME.qmp (ours: /host/tmp/NAME.qmp),
+# output /tmp/NAME.out, pid in /tmp/NAME.pid; ARGS say what RAM it has.
+# e2e_aux_wait NAME: until its QMP socket is there; e2e_aux_stop NAME.
+e2e_aux_start() {
+	_n=$1
+	shift
+	rm -f "/host/tmp/$_n.qmp"
+	chroot /host qemu-system-x86_64 -accel kvm -cpu host -nodefaults -no-user-config \
+		-display none -qmp "unix:/tmp/$_n.qmp,server=on,wait=off" "$@" \
+		>"/tmp/$_n.out" 2>&1 &
+	echo $! >"/tmp/$_n.pid"
+}
+
+e2e_aux_wait() {
+	while [ ! -S "/host/tmp/$1.qmp" ] && [ "$(e2e_left)" -gt 60 ] &&
+		e2e_pid_alive "$(cat "/tmp/$1.pid")"; do
+		sleep 0.2
+	done
+	[ -S "/host/tmp/$1.qmp" ] || { sed "s/^/$1: /" "/tmp/$1.out"; return 1; }
+}
+
+e2e_aux_stop() {
+	e2e_pid_stop "$(cat "/tmp/$1.pid")"
+	sed "s/^/$1: /" "/tmp/$1.out"
 }
 
 # e2e_ticks [FILE]: the number of "tick N" lines (default: the guest's serial)
@@ -289,7 +335,7 @@ e2e_ticks() {
 # e2e_wait_ticks N [FILE]: until FILE has N ticks, QEMU runs and time is left
 e2e_wait_ticks() {
 	while [ "$(e2e_ticks "$2")" -lt "$1" ] && [ "$(e2e_left)" -gt 30 ] &&
-		kill -0 "$QEMU_PID" 2>/dev/null; do
+		e2e_pid_alive "$QEMU_PID"; do
 		sleep 0.2
 	done
 	[ "$(e2e_ticks "$2")" -ge "$1" ]

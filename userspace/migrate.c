@@ -34,10 +34,14 @@
  * unless --no-done: then `ftpagectl done NAME` later) and sends DONE; the
  * source region moves to done, the source half quits its QEMU and exits 0.
  * If the destination or the link is lost for rollback_after_ms, the source
- * kernel rolls back: the source half resumes the guest (epoch 0: cont of
- * the paused QEMU; epoch N: it prints how to start a QEMU from epoch N's
- * device state, see --resume) and exits 1; the destination, if it comes
- * back, finds its region abandoned and its half exits 1.
+ * kernel rolls back: the source half resumes the guest and exits 1. Epoch
+ * 0: cont of the paused QEMU. Epoch N: the paused QEMU has epoch 0's device
+ * state, so the source half quits it and starts it again as it was started
+ * (argv, environment, root and cwd from /proc/PID of the QMP socket's peer)
+ * with -incoming defer, in a session of its own, then loads epoch N's
+ * device state into it (as --resume does); if any of that fails it says
+ * why and prints the steps left. The destination, if it comes back, finds
+ * its region abandoned and its half exits 1.
  *
  * The channel carries no secrets and is not authenticated: use it on the
  * same trusted link as the page traffic.
@@ -59,7 +63,9 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include "ftpagectl.h"
 
@@ -417,9 +423,9 @@ static int qemu_ignore_shared(struct qmp *q, const char *side)
 			   "\"state\": true}]}}");
 
 	if (ret)
-		fprintf(stderr, "%s: %s QEMU refused capability x-ignore-shared: %s "
-			"(QEMU >= 3.1 needed, not with postcopy-ram)\n", prog, side,
-			ret < 0 ? "connection lost" : q->reply);
+		fprintf(stderr, "%s: %s QEMU refused capability x-ignore-shared: %s (it needs "
+			"QEMU >= 3.1, and postcopy-ram off: ftpage does the post-copy)\n",
+			prog, side, ret < 0 ? "connection lost" : q->reply);
 	return ret ? -1 : 0;
 }
 
@@ -632,6 +638,23 @@ static int source_migrate(struct qmp *q, struct conn *c, const struct guest *g,
 			   now_ms() - t0, ram, total, qdown);
 }
 
+/* ---- epoch N: the source QEMU started again --------------------------------- */
+
+/*
+ * How a QEMU was started, read from /proc while it lives: its command line
+ * and environment (NUL-separated strings), its root (QEMU may run in a
+ * chroot), cwd and executable as O_PATH fds, and its stdout if that is a
+ * regular file (the new QEMU appends its output there, else /dev/null).
+ */
+struct qemu_proc {
+	pid_t pid;
+	char *cmdline, *env;
+	size_t cmdline_len, env_len;
+	int root, cwd, exe, out;
+	int daemonize;
+	char out_path[256];
+};
+
 /* The pid of the process at the other end of unix socket fd, or 0. */
 static pid_t peer_pid(int fd)
 {
@@ -641,32 +664,139 @@ static pid_t peer_pid(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) ? 0 : cr.pid;
 }
 
-/* Print the command line of process pid, quoted for a shell, with -incoming
- * defer instead of any -incoming it had. */
-static void print_cmdline(pid_t pid)
+/* All of /proc/PID/NAME, with a NUL after it; NULL (errno) on failure. */
+static char *proc_read(pid_t pid, const char *name, size_t *len)
 {
-	char path[64], *buf = malloc(LINE_MAX_LEN), *p;
-	size_t n;
-	FILE *f;
+	char path[64], *buf = NULL, *nbuf;
+	size_t cap = 0, n = 0;
+	ssize_t r = 0;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	f = fopen(path, "r");
-	n = f && buf ? fread(buf, 1, LINE_MAX_LEN - 1, f) : 0;
-	if (f)
-		fclose(f);
-	if (!n) {
-		printf("    <the same QEMU command line> -incoming defer\n");
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (n + 1 >= cap) {
+			nbuf = realloc(buf, cap ? cap * 2 : 4096);
+			if (!nbuf)
+				break;
+			buf = nbuf;
+			cap = cap ? cap * 2 : 4096;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += r;
+	}
+	close(fd);
+	if (r < 0 || n + 1 >= cap) {
 		free(buf);
-		return;
+		return NULL;
 	}
 	buf[n] = 0;
-	printf("   ");
-	for (p = buf; p < buf + n; p += strlen(p) + 1) {
-		if (!strcmp(p, "-incoming") || !strcmp(p, "--incoming")) {
-			if (p + strlen(p) + 1 < buf + n)
-				p += strlen(p) + 1;
+	*len = n;
+	return buf;
+}
+
+static void qemu_proc_free(struct qemu_proc *p)
+{
+	free(p->cmdline);
+	free(p->env);
+	if (p->root >= 0)
+		close(p->root);
+	if (p->cwd >= 0)
+		close(p->cwd);
+	if (p->exe >= 0)
+		close(p->exe);
+	if (p->out >= 0)
+		close(p->out);
+}
+
+/* Fill p from /proc/PID; 0, or -1 with the reason in why. */
+static int qemu_proc_get(pid_t pid, struct qemu_proc *p, char *why, size_t len)
+{
+	static const char *const names[] = { "root", "cwd", "exe" };
+	int *fds[] = { &p->root, &p->cwd, &p->exe };
+	char path[64], *a;
+	struct stat st;
+	ssize_t n;
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->root = p->cwd = p->exe = p->out = -1;
+	p->cmdline = proc_read(pid, "cmdline", &p->cmdline_len);
+	if (!p->cmdline || !p->cmdline_len) {
+		snprintf(why, len, "cannot read /proc/%d/cmdline: %s", (int)pid,
+			 p->cmdline ? "empty" : strerror(errno));
+		return -1;
+	}
+	p->env = proc_read(pid, "environ", &p->env_len);
+	if (!p->env) {
+		snprintf(why, len, "cannot read /proc/%d/environ: %s", (int)pid, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, names[i]);
+		*fds[i] = open(path, O_PATH | O_CLOEXEC);
+		if (*fds[i] < 0) {
+			snprintf(why, len, "cannot open %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd/1", (int)pid);
+	if (!stat(path, &st) && S_ISREG(st.st_mode)) {
+		p->out = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		n = p->out < 0 ? 0 : readlink(path, p->out_path, sizeof(p->out_path) - 1);
+		p->out_path[n > 0 ? n : 0] = 0;
+	}
+	for (a = p->cmdline; a < p->cmdline + p->cmdline_len; a += strlen(a) + 1)
+		if (!strcmp(a, "-daemonize") || !strcmp(a, "--daemonize"))
+			p->daemonize = 1;
+	return 0;
+}
+
+/*
+ * The NUL-separated strings buf[0..len) as a NULL-terminated vector; with
+ * incoming, without any -incoming URI and with -incoming defer at the end.
+ */
+static char **strvec(char *buf, size_t len, int incoming)
+{
+	char **v = calloc(len + 3, sizeof(*v)), *a;
+	size_t n = 0;
+	int skip = 0;
+
+	if (!v)
+		return NULL;
+	for (a = buf; a < buf + len; a += strlen(a) + 1) {
+		if (skip) {
+			skip = 0;
 			continue;
 		}
+		if (incoming && (!strcmp(a, "-incoming") || !strcmp(a, "--incoming"))) {
+			skip = 1;
+			continue;
+		}
+		v[n++] = a;
+	}
+	if (incoming) {
+		v[n++] = "-incoming";
+		v[n++] = "defer";
+	}
+	return v;
+}
+
+/* A command line, quoted for a shell, on one indented line. */
+static void print_argv(char **argv)
+{
+	const char *p;
+
+	printf("   ");
+	for (; *argv; argv++) {
+		p = *argv;
 		if (*p && !p[strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				    "0123456789-_=,.:/+@%")]) {
 			printf(" %s", p);
@@ -677,22 +807,211 @@ static void print_cmdline(pid_t pid)
 			printf(*p == '\'' ? "'\\''" : "%c", *p);
 		printf("'");
 	}
-	printf(" -incoming defer\n");
-	free(buf);
+	putchar('\n');
+}
+
+/* Process pid has exited: gone, or a zombie that its parent did not reap. */
+static int pid_gone(pid_t pid)
+{
+	char path[64], buf[512], *s;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = 0;
+	s = strrchr(buf, ')');
+	return !s || s[1] != ' ' || s[2] == 'Z' || s[2] == 'X';
+}
+
+/* QMP quit, then wait until process pid is gone; 0, or -1 (why). */
+static int qemu_quit(struct qmp *q, pid_t pid, char *why, size_t len)
+{
+	uint64_t t0 = now_ms();
+
+	if (qmp_call(q, "{\"execute\": \"quit\"}") > 0) {
+		snprintf(why, len, "QMP quit: %.200s", q->reply);
+		return -1;
+	}
+	close(q->c.fd);
+	q->c.fd = -1;
+	while (!pid_gone(pid)) {
+		if (now_ms() - t0 > QMP_TIMEOUT_MS) {
+			snprintf(why, len, "QEMU (pid %d) is still there %d s after QMP quit",
+				 (int)pid, QMP_TIMEOUT_MS / 1000);
+			return -1;
+		}
+		sleep_ms(20);
+	}
+	return 0;
+}
+
+/*
+ * Start QEMU again with argv and envp, in p's root and cwd, as a session
+ * of its own with stdin on /dev/null and its output where p's went (so it
+ * outlives us). Its pid, or -1 (why).
+ */
+static pid_t qemu_spawn(const struct qemu_proc *p, char **argv, char **envp,
+			char *why, size_t len)
+{
+	struct { int err; char step[12]; } fail = { 0, "" };
+	struct stat r, ours;
+	int e[2], in_chroot, null;
+	pid_t pid;
+
+	if (fstat(p->root, &r) || stat("/", &ours) || pipe2(e, O_CLOEXEC)) {
+		snprintf(why, len, "starting QEMU: %s", strerror(errno));
+		return -1;
+	}
+	in_chroot = r.st_dev != ours.st_dev || r.st_ino != ours.st_ino;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(why, len, "starting QEMU again: fork: %s", strerror(errno));
+		close(e[0]);
+		close(e[1]);
+		return -1;
+	}
+	if (!pid) {
+		snprintf(fail.step, sizeof(fail.step), "setsid");
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null < 0 || setsid() < 0)
+			goto failed;
+		snprintf(fail.step, sizeof(fail.step), "stdio");
+		if (dup2(null, 0) < 0 || dup2(p->out >= 0 ? p->out : null, 1) < 0 ||
+		    dup2(p->out >= 0 ? p->out : null, 2) < 0)
+			goto failed;
+		/* nothing else of ours for QEMU (best effort: Linux >= 5.11) */
+		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+		snprintf(fail.step, sizeof(fail.step), "chroot");
+		if (in_chroot && (fchdir(p->root) || chroot(".")))
+			goto failed;
+		snprintf(fail.step, sizeof(fail.step), "chdir");
+		if (fchdir(p->cwd))
+			goto failed;
+		snprintf(fail.step, sizeof(fail.step), "exec");
+		fexecve(p->exe, argv, envp);
+failed:
+		fail.err = errno;
+		if (write(e[1], &fail, sizeof(fail)) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(e[1]);
+	if (read(e[0], &fail, sizeof(fail)) == sizeof(fail)) {
+		waitpid(pid, NULL, 0);
+		snprintf(why, len, "starting QEMU again: %s: %s", fail.step, strerror(fail.err));
+		pid = -1;
+	}
+	close(e[0]);
+	return pid;
+}
+
+/* Until the QMP socket at path answers (the new QEMU, pid); 0 or -1 (why). */
+static int qemu_wait_qmp(struct qmp *q, const char *path, pid_t pid, int daemonize,
+			 char *why, size_t len)
+{
+	uint64_t t0 = now_ms();
+	int status;
+
+	for (;;) {
+		if (!qmp_open(q, path))
+			return 0;
+		if (q->c.fd >= 0)
+			close(q->c.fd);
+		q->c.fd = -1;
+		if (waitpid(pid, &status, WNOHANG) == pid &&
+		    !(daemonize && WIFEXITED(status) && !WEXITSTATUS(status))) {
+			snprintf(why, len, "the new QEMU (pid %d) %s %d before its QMP socket %s "
+				 "answered: see its output", (int)pid,
+				 WIFEXITED(status) ? "exited with status" : "was killed by signal",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), path);
+			return -1;
+		}
+		if (now_ms() - t0 > 4 * QMP_TIMEOUT_MS) {
+			snprintf(why, len, "the new QEMU (pid %d) did not open its QMP socket %s "
+				 "in %d s", (int)pid, path, 4 * QMP_TIMEOUT_MS / 1000);
+			return -1;
+		}
+		sleep_ms(100);
+	}
+}
+
+static int resume_epoch(struct qmp *q);
+
+/*
+ * Epoch N: quit the paused QEMU (its device state is epoch 0's), start it
+ * again the same way with -incoming defer, load epoch N's device state
+ * into it (--resume). 0: the guest runs here; -1: why says what failed,
+ * *step how far it got (0 nothing done, or the QEMU that answers on
+ * qmp_path failed to load: quit it; 1 the old QEMU is gone).
+ */
+static int source_restart(struct qmp *q, const struct qemu_proc *p, unsigned long long epoch,
+			  const char *qmp_path, char **argv, char **envp, int *step,
+			  char *why, size_t len)
+{
+	pid_t pid;
+
+	msg("quitting the paused QEMU (pid %d) to start it again with -incoming defer, "
+	    "then load epoch %llu's device state into it", (int)p->pid, epoch);
+	if (qemu_quit(q, p->pid, why, len))
+		return -1;
+	*step = 1;
+	pid = qemu_spawn(p, argv, envp, why, len);
+	if (pid < 0 || qemu_wait_qmp(q, qmp_path, pid, p->daemonize, why, len))
+		return -1;
+	*step = 0;
+	pid = peer_pid(q->c.fd);
+	msg("the source QEMU runs again as pid %d (the same command line and -incoming "
+	    "defer; output to %s)", (int)pid, p->out_path[0] ? p->out_path : "/dev/null");
+	if (resume_epoch(q)) {
+		snprintf(why, len, "the new QEMU (pid %d) did not load the device state "
+			 "(see above)", (int)pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* The steps source_restart() could not take, for a person to take. */
+static void print_resume_steps(unsigned long long epoch, const char *qmp_path, pid_t pid,
+			       char **argv, int step)
+{
+	printf("To run the guest on the source from epoch %llu:\n", epoch);
+	if (!step)
+		printf("  1. quit the QEMU (QMP quit on %s, or kill %d)\n", qmp_path,
+		       (int)pid);
+	printf("  2. start it again, the same command line with -incoming defer:\n");
+	if (argv)
+		print_argv(argv);
+	else
+		printf("    <the same QEMU command line> -incoming defer\n");
+	printf("  3. load epoch %llu's device state into it (RAM stays in the region):\n"
+	       "    %s migrate --qmp %s --resume\n", epoch, prog, qmp_path);
+	fflush(stdout);
 }
 
 /*
  * The kernel rolled the region back: the destination or the link was lost
  * for rollback_after_ms. Epoch 0 (the frozen image): the paused QEMU's
  * device state matches, cont. Epoch N: the region holds the destination's
- * memory at epoch N; the paused QEMU must not run on it; say how to start
- * one from epoch N's device state. Always 1: the migration failed.
+ * memory at epoch N; the paused QEMU must not run on it: start it again
+ * from epoch N's device state, or say how. Always 1: the migration failed.
  */
 static int source_rolled_back(struct qmp *q, const struct guest *g,
 			      const struct ftpage_status *st, const char *qmp_path)
 {
 	unsigned long long epoch = st->committed_epoch;
 	pid_t pid = peer_pid(q->c.fd);
+	char why[512] = "", **argv = NULL, **envp = NULL;
+	struct qemu_proc p = { .root = -1, .cwd = -1, .exe = -1, .out = -1 };
+	int step = 0, ret = -1;
 
 	msg("the destination or the link was lost during post-copy: the kernel rolled "
 	    "region %s back to %s%llu (no heartbeat for %u ms)", g->region,
@@ -707,20 +1026,30 @@ static int source_rolled_back(struct qmp *q, const struct guest *g,
 	msg("region %s holds the guest's memory as the destination committed it at epoch %llu; "
 	    "the paused QEMU here has the device state of epoch 0 and must not run on it",
 	    g->region, epoch);
-	printf("To run the guest on the source from epoch %llu:\n"
-	       "  1. quit the paused QEMU (QMP quit on %s, or kill %d)\n"
-	       "  2. start it again, the same command line with -incoming defer:\n",
-	       epoch, qmp_path, (int)pid);
-	if (pid)
-		print_cmdline(pid);
-	else
-		printf("    <the same QEMU command line> -incoming defer\n");
-	printf("  3. load epoch %llu's device state into it (RAM stays in the region):\n"
-	       "    %s migrate --qmp %s --resume\n", epoch, prog, qmp_path);
-	fflush(stdout);
-	fprintf(stderr, "%s: migration of %s failed: destination or link lost; rolled back "
-		"to epoch %llu; the guest is paused on the source until restarted as above\n",
-		prog, g->region, epoch);
+	if (!pid)
+		snprintf(why, sizeof(why), "the QMP socket does not say which process QEMU is");
+	else if (!qemu_proc_get(pid, &p, why, sizeof(why)) &&
+		 (!(argv = strvec(p.cmdline, p.cmdline_len, 1)) ||
+		  !(envp = strvec(p.env, p.env_len, 0))))
+		snprintf(why, sizeof(why), "out of memory");
+	else if (argv)
+		ret = source_restart(q, &p, epoch, qmp_path, argv, envp, &step, why,
+				     sizeof(why));
+	if (ret) {
+		msg("cannot resume the guest here by itself: %s", why);
+		print_resume_steps(epoch, qmp_path, q->c.fd >= 0 ? peer_pid(q->c.fd) : pid,
+				   argv, step);
+		fprintf(stderr, "%s: migration of %s failed: destination or link lost; rolled "
+			"back to epoch %llu; the guest is paused on the source until restarted "
+			"as above\n", prog, g->region, epoch);
+	} else {
+		fprintf(stderr, "%s: migration of %s failed: destination or link lost; rolled "
+			"back to epoch %llu; the guest runs on the source again\n", prog,
+			g->region, epoch);
+	}
+	free(argv);
+	free(envp);
+	qemu_proc_free(&p);
 	return 1;
 }
 
@@ -1143,6 +1472,10 @@ static int migrate_dest(const struct opts *o)
 		return 1;
 	}
 
+	/* its capability first: a refusal here needs no word with the source */
+	if (qemu_ignore_shared(&q, "destination"))
+		return 1;
+
 	/* 2. the source half */
 	c.fd = connect_retry(&pa, plen, o->wait_s);
 	if (c.fd < 0)
@@ -1166,9 +1499,7 @@ static int migrate_dest(const struct opts *o)
 		return 1;
 	}
 
-	/* 3. capabilities on both, then attach to the page server */
-	if (qemu_ignore_shared(&q, "destination"))
-		return 1;
+	/* 3. the source's capability, then attach to the page server */
 	if (ctl_cmd(&c, line, sizeof(line), QMP_TIMEOUT_MS, "CAPS")) {
 		fprintf(stderr, "%s: source: %s\n", prog, line);
 		return 1;
@@ -1326,9 +1657,8 @@ static int migrate_dest(const struct opts *o)
  * started on the region with -incoming defer; RAM is the region as it is
  * (x-ignore-shared). The blob goes through a pipe handed over with getfd.
  */
-static int migrate_resume(const struct opts *o)
+static int resume_epoch(struct qmp *q)
 {
-	static struct qmp q;
 	struct ftpage_checkpoint ck;
 	struct ftpage_status st;
 	struct guest g = { 0 };
@@ -1338,10 +1668,7 @@ static int migrate_resume(const struct opts *o)
 	char *blob;
 	int p[2];
 
-	if (qmp_open(&q, o->qmp))
-		die("cannot reach the QEMU's QMP socket %s (-qmp unix:PATH,server=on,wait=off)",
-		    o->qmp, errno);
-	if (qemu_check(&q, &g, "source"))
+	if (qemu_check(q, &g, "source"))
 		return 1;
 	if (strcmp(g.runstate, "inmigrate")) {
 		fprintf(stderr, "%s: QEMU is %s: start it with -incoming defer\n", prog,
@@ -1363,14 +1690,14 @@ static int migrate_resume(const struct opts *o)
 			"cont the QEMU that was migrated\n", prog, g.region);
 		return 1;
 	}
-	if (qemu_ignore_shared(&q, "source"))
+	if (qemu_ignore_shared(q, "source"))
 		return 1;
 	if (pipe2(p, O_CLOEXEC))
 		die("pipe%s", "", errno);
-	if (qmp_getfd(&q, p[0], "ftpage-resume") ||
-	    qmp_call(&q, "{\"execute\": \"migrate-incoming\", \"arguments\": "
+	if (qmp_getfd(q, p[0], "ftpage-resume") ||
+	    qmp_call(q, "{\"execute\": \"migrate-incoming\", \"arguments\": "
 		     "{\"uri\": \"fd:ftpage-resume\"}}")) {
-		fprintf(stderr, "%s: QEMU: loading the device state: %s\n", prog, q.reply);
+		fprintf(stderr, "%s: QEMU: loading the device state: %s\n", prog, q->reply);
 		return 1;
 	}
 	close(p[0]);
@@ -1385,10 +1712,10 @@ static int migrate_resume(const struct opts *o)
 		off += n;
 	}
 	close(p[1]);
-	while (!qmp_runstate(&q, rs, sizeof(rs)) && !strcmp(rs, "inmigrate") &&
+	while (!qmp_runstate(q, rs, sizeof(rs)) && !strcmp(rs, "inmigrate") &&
 	       now_ms() - t0 < QMP_TIMEOUT_MS)
 		sleep_ms(10);
-	if (!strcmp(rs, "paused") && !qmp_call(&q, "{\"execute\": \"cont\"}"))
+	if (!strcmp(rs, "paused") && !qmp_call(q, "{\"execute\": \"cont\"}"))
 		strcpy(rs, "running");
 	if (strcmp(rs, "running")) {
 		fprintf(stderr, "%s: QEMU did not resume from epoch %llu (%s): see its output\n",
@@ -1400,6 +1727,16 @@ static int migrate_resume(const struct opts *o)
 	    (unsigned long long)ck.state_len, g.region);
 	free(blob);
 	return 0;
+}
+
+static int migrate_resume(const struct opts *o)
+{
+	static struct qmp q;
+
+	if (qmp_open(&q, o->qmp))
+		die("cannot reach the QEMU's QMP socket %s (-qmp unix:PATH,server=on,wait=off)",
+		    o->qmp, errno);
+	return resume_epoch(&q);
 }
 
 int cmd_migrate(int argc, char **argv)

@@ -89,7 +89,7 @@ echo
 echo "==== report"
 if [ -n "$FAIL" ] && [ -f "$OUT/$TEST.a.log" ]; then
 	tr -d '\r' <"$OUT/$TEST.a.log" |
-		grep -E '^# (# |(  )?ftpagectl(: migration| migrate: the (destination|guest runs))|  (To run|  [0-9]\.|    ))' |
+		grep -E '^# (# |(  )?ftpagectl(: migration| migrate: (the (destination|guest runs|source QEMU runs)|quitting|cannot resume))|  (To run|  [0-9]\.|    ))' |
 		sed -e 's/^# # /  /' -e 's/^# \(  \)\{0,1\}//'
 elif [ -f "$OUT/$TEST.b.log" ]; then
 	tr -d '\r' <"$OUT/$TEST.b.log" | sed -n '/^# migration of .* \(complete\|done\)/,/^# ok [0-9]/p' |
