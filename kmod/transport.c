@@ -100,6 +100,13 @@ static void ftp_sock_tune(struct socket *sock)
 	tcp_sock_set_keepcnt(sk, FTP_KEEPALIVE_CNT);
 	tcp_sock_set_user_timeout(sk, FTP_USER_TIMEOUT_MS);
 	ftp_sock_set_sndtimeo(sock, FTP_USER_TIMEOUT_MS);
+	/*
+	 * No SO_SNDBUF/SO_RCVBUF: fixed sizes would turn off the kernel's
+	 * buffer autotuning, which grows each socket to the path's
+	 * bandwidth-delay product (up to tcp_wmem/tcp_rmem's maximum, a
+	 * sysctl a long fat pipe may want raised); a long link that one
+	 * stream cannot fill takes more push streams ("streams").
+	 */
 }
 
 /*
