@@ -6,11 +6,16 @@
  * link fault. Acts in the caller's network namespace (use nsenter).
  *
  *   ftp_netem DEV del
+ *   ftp_netem DEV stats
  *   ftp_netem DEV [delay MS] [jitter MS] [loss PCT] [duplicate PCT]
- *                 [reorder PCT] [corrupt PCT] [limit PACKETS]
+ *                 [reorder PCT] [corrupt PCT] [rate KBIT] [limit PACKETS]
  *
- * PCT may have decimals (0.5); reorder needs a delay (as with tc). The
- * qdisc replaces whatever root qdisc DEV has. Exit 0, 1 on error, 2 usage.
+ * PCT may have decimals (0.5); reorder needs a delay (as with tc). rate
+ * caps the egress at KBIT kbit/s (tc's "rate", netem's TCA_NETEM_RATE:
+ * each packet leaves when the link would be free). The qdisc replaces
+ * whatever root qdisc DEV has. stats prints what the root qdisc sent and
+ * dropped (netem counts its losses as drops): "sent P packets B bytes,
+ * dropped D". Exit 0, 1 on error, 2 usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -55,11 +60,43 @@ static uint32_t prob(const char *s)
 	return (uint32_t)(p / 100.0 * UINT32_MAX);
 }
 
+/* kbit/s (decimals allowed) to netem's bytes/s, at least 1 */
+static uint32_t rate_bytes(const char *s)
+{
+	double b = strtod(s, NULL) * 1000.0 / 8.0;
+
+	if (b < 1)
+		return 1;
+	if (b >= UINT32_MAX)
+		return UINT32_MAX;
+	return (uint32_t)b;
+}
+
+/* The root qdisc's counters in an RTM_NEWQDISC answer. */
+static int print_stats(struct nlmsghdr *h, int len)
+{
+	struct rtattr *a = TCA_RTA(NLMSG_DATA(h));
+	struct tc_stats st;
+	int n = TCA_PAYLOAD(h);
+
+	if (!NLMSG_OK(h, len) || h->nlmsg_type != RTM_NEWQDISC)
+		return -1;
+	for (; RTA_OK(a, n); a = RTA_NEXT(a, n)) {
+		if (a->rta_type != TCA_STATS || RTA_PAYLOAD(a) < sizeof(st))
+			continue;
+		memcpy(&st, RTA_DATA(a), sizeof(st));
+		printf("sent %u packets %llu bytes, dropped %u\n", st.packets,
+		       (unsigned long long)st.bytes, st.drops);
+		return 0;
+	}
+	return -1;
+}
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: ftp_netem DEV del | ftp_netem DEV [delay MS] "
+	fprintf(stderr, "usage: ftp_netem DEV del|stats | ftp_netem DEV [delay MS] "
 		"[jitter MS] [loss PCT] [duplicate PCT] [reorder PCT] [corrupt PCT] "
-		"[limit N]\n");
+		"[rate KBIT] [limit N]\n");
 	return 2;
 }
 
@@ -69,10 +106,11 @@ int main(int argc, char **argv)
 	struct tc_netem_qopt q = { .limit = 1000 };
 	struct tc_netem_reorder ro = { 0 };
 	struct tc_netem_corrupt co = { 0 };
+	struct tc_netem_rate ra = { 0 };
 	int64_t latency = 0, jitter = 0;
 	struct req r;
-	bool del;
-	char ans[1024];
+	bool del, stats;
+	char ans[4096];
 	struct nlmsghdr *h;
 	int fd, i, ifindex, len;
 
@@ -84,7 +122,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	del = argc == 3 && !strcmp(argv[2], "del");
-	for (i = 2; !del && i < argc; i += 2) {
+	stats = argc == 3 && !strcmp(argv[2], "stats");
+	for (i = 2; !del && !stats && i < argc; i += 2) {
 		if (i + 1 >= argc)
 			return usage();
 		if (!strcmp(argv[i], "delay"))
@@ -99,6 +138,8 @@ int main(int argc, char **argv)
 			ro.probability = prob(argv[i + 1]);
 		else if (!strcmp(argv[i], "corrupt"))
 			co.probability = prob(argv[i + 1]);
+		else if (!strcmp(argv[i], "rate"))
+			ra.rate = rate_bytes(argv[i + 1]);
 		else if (!strcmp(argv[i], "limit"))
 			q.limit = (uint32_t)strtoul(argv[i + 1], NULL, 0);
 		else
@@ -111,14 +152,15 @@ int main(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.n.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg));
-	r.n.nlmsg_type = del ? RTM_DELQDISC : RTM_NEWQDISC;
-	r.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK |
-			  (del ? 0 : NLM_F_CREATE | NLM_F_REPLACE);
+	r.n.nlmsg_type = stats ? RTM_GETQDISC : del ? RTM_DELQDISC : RTM_NEWQDISC;
+	/* a get answers only with NLM_F_ECHO; the qdisc comes before the ack */
+	r.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (stats ? NLM_F_ECHO : 0) |
+			  (del || stats ? 0 : NLM_F_CREATE | NLM_F_REPLACE);
 	r.n.nlmsg_seq = 1;
 	r.t.tcm_family = AF_UNSPEC;
 	r.t.tcm_ifindex = ifindex;
 	r.t.tcm_parent = TC_H_ROOT;
-	if (!del) {
+	if (!del && !stats) {
 		struct rtattr *opt;
 
 		addattr(&r.n, TCA_KIND, "netem", 6);
@@ -133,6 +175,8 @@ int main(int argc, char **argv)
 			addattr(&r.n, TCA_NETEM_REORDER, &ro, sizeof(ro));
 		if (co.probability)
 			addattr(&r.n, TCA_NETEM_CORRUPT, &co, sizeof(co));
+		if (ra.rate)
+			addattr(&r.n, TCA_NETEM_RATE, &ra, sizeof(ra));
 		if (latency)
 			addattr(&r.n, TCA_NETEM_LATENCY64, &latency, sizeof(latency));
 		if (jitter)
@@ -154,16 +198,26 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	h = (struct nlmsghdr *)ans;
+	if (stats && h->nlmsg_type != NLMSG_ERROR) {
+		close(fd);
+		if (!print_stats(h, len))
+			return 0;
+		fprintf(stderr, "ftp_netem: %s: no qdisc statistics\n", argv[1]);
+		return 1;
+	}
 	if (h->nlmsg_type == NLMSG_ERROR) {
 		int e = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
 
 		/* deleting the default qdisc: nothing to remove */
 		if (e && !(del && (e == ENOENT || e == EINVAL))) {
 			fprintf(stderr, "ftp_netem: %s %s: %s\n",
-				del ? "del" : "netem", argv[1], strerror(e));
+				del ? "del" : stats ? "stats" : "netem",
+				argv[1], strerror(e));
 			return 1;
 		}
 	}
 	close(fd);
-	return 0;
+	if (stats)	/* acknowledged, but no qdisc of ours: noqueue */
+		fprintf(stderr, "ftp_netem: %s: no qdisc statistics\n", argv[1]);
+	return stats ? 1 : 0;
 }
