@@ -21,6 +21,7 @@
 #include <linux/kthread.h>
 #include <linux/pagemap.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/task_stack.h>
 #include <linux/slab.h>
 
 #include "dest.h"
@@ -294,6 +295,18 @@ static int ftp_dest_send_req(struct ftp_dest *d, struct ftp_fetch *f)
 }
 
 /*
+ * A fault may come deep inside KVM (a vCPU's run, GUP, the fault handler),
+ * and a TCP send below it goes down the whole network stack: send from the
+ * faulting thread only while half of its stack is free (stacks grow down).
+ */
+static bool ftp_stack_room(void)
+{
+	unsigned long here = (unsigned long)&here;
+
+	return here - (unsigned long)task_stack_page(current) >= THREAD_SIZE / 2;
+}
+
+/*
  * Request @f from the faulting thread itself when the demand socket is
  * free and has room, as nvme-tcp sends from the submitter: no hand-off to
  * the tx thread, which costs a wakeup per fault. False: queue it.
@@ -302,7 +315,8 @@ static bool ftp_dest_send_now(struct ftp_dest *d, struct ftp_fetch *f)
 {
 	int ret;
 
-	if (!test_bit(FTP_DEST_UP, &d->flags) || !mutex_trylock(&d->send_lock))
+	if (!ftp_stack_room() || !test_bit(FTP_DEST_UP, &d->flags) ||
+	    !mutex_trylock(&d->send_lock))
 		return false;
 	ret = ftp_dest_send_req_locked(d, f, true);
 	mutex_unlock(&d->send_lock);

@@ -283,9 +283,13 @@ static int ftp_dest_handshake(struct ftp_dest_chan *c)
 		hello.features |= cpu_to_le64(FTP_PROTO_FEAT_STREAMS);
 	ftp_auth_hello(d->auth, &hello, d->encrypt);
 	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO, 0, &hello, sizeof(hello), NULL, 0);
-	if (ret)
-		return ret;
 	ftp_sock_set_deadline(&c->fs, FTP_HANDSHAKE_TIMEOUT_MS);
+	if (ret) {
+		/* Refused at accept (ALLOW_PEER)? Its ERROR may be in already. */
+		if (ftp_dest_answer(c, FTP_MSG_HELLO_ACK, &m) == -EACCES)
+			ret = -EACCES;
+		goto out;
+	}
 	ret = ftp_dest_answer(c, FTP_MSG_HELLO_ACK, &m);
 	if (ret)
 		goto out;
@@ -655,6 +659,12 @@ static int ftp_dest_attach(struct ftp_dest *d)
 	ret = ftp_dest_go(d);
 	if (!ret)
 		ret = ftp_dest_first_lease(d);
+	/*
+	 * Lost after the source accepted every channel (a corrupted
+	 * message, say): attached all the same, the keeper reconnects.
+	 */
+	if (ret == -ECONNRESET)
+		ret = 0;
 	if (ret)
 		goto err_close;
 	ret = ftp_thread_start(&d->keeper, ftp_dest_keeper, d, "ftpage-link",
