@@ -442,8 +442,6 @@ static void peer_checks(int ctl, int64_t written, pid_t vm,
 {
 	uint8_t *model = malloc(SIZE);
 	struct ftpage_status sd, ss;
-	struct ftp_digest ds, dd;
-	uint64_t diff = ~0ull;
 	int status = 0, r;
 	bool ok;
 
@@ -451,19 +449,9 @@ static void peer_checks(int ctl, int64_t written, pid_t vm,
 	tap_check(r == 1 && WIFEXITED(status) && !WEXITSTATUS(status),
 		  "the VM read every page right, each on demand (%s: bad "
 		  "pages)", ftp_wstatus_str(status));
-	if (model) {
+	if (model)
 		ftp_pattern_image(model, SIZE, SEED, seven_in_eight);
-		diff = ftp_region_diff(DST, model, SIZE, "dest vs model", 8);
-	}
-	ok = !ftp_region_digest(SRC, SIZE, SEED, &ds) &&
-	     !ftp_region_digest(DST, SIZE, SEED, &dd);
-	tap_check(diff == 0 && ok && dd.hash == ds.hash &&
-		  dd.pattern_pages == (uint64_t)written,
-		  "dest equals the model, every page (%llu differ): %llu "
-		  "pattern pages of %lld, digest %016llx (source %016llx)",
-		  (unsigned long long)diff, (unsigned long long)dd.pattern_pages,
-		  (long long)written, (unsigned long long)dd.hash,
-		  (unsigned long long)ds.hash);
+	ftp_exact_check(SRC, DST, SIZE, SEED, model, written);
 	free(model);
 	ok = !ftp_status_lease_diag(ctl, DST, &sd) &&
 	     !ftp_status_lease_diag(ctl, SRC, &ss);

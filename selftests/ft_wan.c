@@ -148,26 +148,6 @@ static int wan_pull(int ctl, const char *src, const char *dst,
 	return ret;
 }
 
-/* The dest against the model and the source. */
-static void wan_content(const char *src, const char *dst, const uint8_t *model,
-			int64_t written)
-{
-	struct ftp_digest ds, dd;
-	uint64_t diff;
-	bool ok;
-
-	diff = ftp_region_diff(dst, model, SIZE, "dest vs model", 8);
-	ok = !ftp_region_digest(src, SIZE, SEED, &ds) &&
-	     !ftp_region_digest(dst, SIZE, SEED, &dd);
-	tap_check(diff == 0 && ok && dd.hash == ds.hash &&
-		  dd.pattern_pages == (uint64_t)written,
-		  "dest equals the model, every page (%llu differ): %llu "
-		  "pattern pages of %lld, digest %016llx (source %016llx)",
-		  (unsigned long long)diff, (unsigned long long)dd.pattern_pages,
-		  (long long)written, (unsigned long long)dd.hash,
-		  (unsigned long long)ds.hash);
-}
-
 /* What shows the link was what the case says, after the migration. */
 static void wan_link_check(const struct wan_case *c,
 			   const struct ftpage_status *sd, uint64_t ms)
@@ -244,7 +224,7 @@ static void wan_run(int ctl, unsigned int i, const uint8_t *model)
 	tap_check(r == 1 && WIFEXITED(status) && !WEXITSTATUS(status),
 		  "%s: the checker mapping the dest found every 4th page right "
 		  "(%s: bad pages)", c->what, ftp_wstatus_str(status));
-	wan_content(src, dst, model, written);
+	ftp_exact_check(src, dst, SIZE, SEED, model, written);
 	wan_link_check(c, &sd, ms);
 	if (c->lossy)
 		veth_gso_segs(GSO_MAX_SEGS);

@@ -427,6 +427,33 @@ static inline int ftp_pair_close(int ctl, const char *tag, const char *dst,
 	return tap_finish();
 }
 
+/*
+ * Check "dest equals the model, every page": region dst equals model (size
+ * bytes; NULL fails) page by page, and src by digest, with `written`
+ * pages of the kg pattern (seed).
+ */
+static inline bool ftp_exact_check(const char *src, const char *dst,
+				   uint64_t size, uint32_t seed,
+				   const void *model, int64_t written)
+{
+	struct ftp_digest ds, dd;
+	uint64_t diff = ~0ull;
+	bool ok;
+
+	if (model)
+		diff = ftp_region_diff(dst, model, size, "dest vs model", 8);
+	ok = !ftp_region_digest(src, size, seed, &ds) &&
+	     !ftp_region_digest(dst, size, seed, &dd);
+	return tap_check(diff == 0 && ok && dd.hash == ds.hash &&
+			 dd.pattern_pages == (uint64_t)written,
+			 "dest equals the model, every page (%llu differ): %llu "
+			 "pattern pages of %lld, digest %016llx (source %016llx)",
+			 (unsigned long long)diff,
+			 (unsigned long long)dd.pattern_pages, (long long)written,
+			 (unsigned long long)dd.hash,
+			 (unsigned long long)ds.hash);
+}
+
 /* Check "<what>: epoch E, P pages (wrote W) (error)": ftp_stamp_commit()
  * succeeded at epoch `epoch` with exactly the pages stamped. r may be NULL.
  */
