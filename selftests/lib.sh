@@ -411,8 +411,7 @@ e2e_state() {
 # output in /tmp/migrate.out) and returns once the guest runs on b:
 # device state sent and pages served on demand. PAUSED_AT: the guest's last
 # tick here before the pause.  --no-push: post-copy never completes (only
-# faults bring pages), so a failure surely lands in it. --serve: served
-# with push by the test, before migrate (which then finds it served).
+# faults bring pages), so a failure surely lands in it.
 
 E2E_LEASE_MS=1000
 E2E_ROLLBACK_MS=4000
@@ -422,16 +421,10 @@ e2e_src_begin() {
 	ktap_check "create the source region" ftpagectl create vm0 --size "$E2E_SIZE" --role source
 	e2e_qemu_start
 	ktap_check "the guest runs on the source" e2e_wait_ticks 3
-	case "$1" in
-	--no-push)
+	if [ "$1" = --no-push ]; then
 		ftpagectl serve vm0 --listen "$TWOVM_A_ADDR" --no-push --key-file "$E2E_KEY" ||
 			ktap_bail "serve --no-push"
-		;;
-	--serve)
-		ftpagectl serve vm0 --listen "$TWOVM_A_ADDR" --key-file "$E2E_KEY" ||
-			ktap_bail "serve"
-		;;
-	esac
+	fi
 	ftpagectl migrate --key-file "$E2E_KEY" --qmp "/host$E2E_QMP" --listen "$TWOVM_A_ADDR:$E2E_CTL_PORT" \
 		>/tmp/migrate.out 2>&1 &
 	MIG_PID=$!
