@@ -37,6 +37,8 @@ struct ftp_dest_chan {
 	enum ftp_channel kind;
 	u8 stream;		/* bulk: index among the streams */
 	u8 session_key[FTP_AUTH_MAC_LEN];	/* from the handshake */
+	struct work_struct open_work;	/* ftp_dest_open_all(), which waits */
+	int open_ret;			/* its result */
 };
 
 /* d->flags */
@@ -50,7 +52,7 @@ struct ftp_dest {
 	/*
 	 * The channels, their sockets and receive threads are opened and
 	 * closed by PULL (under r->lock, before the keeper runs) and then by
-	 * the keeper thread alone.
+	 * the keeper thread alone (which open_work items help, waited for).
 	 */
 	struct ftp_dest_chan demand;
 	struct ftp_dest_chan bulk[FTP_PROTO_MAX_STREAMS];	/* the push */

@@ -24,6 +24,10 @@ extern unsigned int ftp_lease_ms;
 extern unsigned int ftp_rollback_after_ms;
 extern unsigned int ftp_commit_interval_ms;
 extern unsigned int ftp_streams;
+/* TCP_CA_NAME_MAX; read under kernel_param_lock() (settable at run time) */
+#define FTP_CC_NAME_MAX		16
+#define FTP_BULK_CC_DEFAULT	"bbr"
+extern char ftp_bulk_cc[FTP_CC_NAME_MAX];
 
 /* The source waits this much longer than the lease before rolling back. */
 #define FTP_LEASE_MARGIN_MS	1000

@@ -357,6 +357,10 @@ static int ftp_dest_chan_open(struct ftp_dest_chan *c)
 	if (ret)
 		return ret;
 	ret = ftp_dest_handshake(c);
+	if (!ret && c->kind == FTP_CHAN_DEMAND)
+		ftp_sock_demand(&c->fs);
+	else if (!ret)
+		ftp_sock_bulk(&c->fs);
 	if (!ret && c->kind == FTP_CHAN_BULK)
 		ret = ftp_dest_send_known(c);
 	if (ret)
@@ -417,18 +421,52 @@ static void ftp_dest_close_all(struct ftp_dest *d)
 	atomic_set(&d->connected, 0);
 }
 
+static void ftp_dest_chan_open_work(struct work_struct *work)
+{
+	struct ftp_dest_chan *c = container_of(work, struct ftp_dest_chan,
+					       open_work);
+
+	c->open_ret = ftp_dest_chan_open(c);
+}
+
+static void ftp_dest_chan_open_start(struct ftp_dest_chan *c)
+{
+	INIT_WORK(&c->open_work, ftp_dest_chan_open_work);
+	queue_work(system_unbound_wq, &c->open_work);
+}
+
+static int ftp_dest_chan_open_wait(struct ftp_dest_chan *c, int ret)
+{
+	flush_work(&c->open_work);
+	return ret ?: c->open_ret;
+}
+
+/*
+ * The demand channel first: it claims the session and learns how many
+ * streams the source takes. Then the others at once: each handshake takes
+ * a few round trips, which one after the other would cost a long link
+ * 2 + streams times over.
+ */
 static int ftp_dest_open_all(struct ftp_dest *d)
 {
 	unsigned int i;
 	int ret;
 
 	ret = ftp_dest_chan_open(&d->demand);
-	for (i = 0; !ret && i < d->nr_bulk; i++)
-		ret = ftp_dest_chan_open(&d->bulk[i]);
-	if (!ret)
-		ret = ftp_dest_chan_open(&d->journal);
 	if (ret)
-		ftp_dest_close_all(d);
+		goto err_close;
+	for (i = 0; i < d->nr_bulk; i++)
+		ftp_dest_chan_open_start(&d->bulk[i]);
+	ftp_dest_chan_open_start(&d->journal);
+	for (i = 0; i < d->nr_bulk; i++)
+		ret = ftp_dest_chan_open_wait(&d->bulk[i], ret);
+	ret = ftp_dest_chan_open_wait(&d->journal, ret);
+	if (ret)
+		goto err_close;
+	return 0;
+
+err_close:
+	ftp_dest_close_all(d);
 	return ret;
 }
 

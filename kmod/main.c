@@ -8,6 +8,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cdev.h>
+#include <linux/ctype.h>
 #include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/module.h>
@@ -28,6 +29,7 @@ unsigned int ftp_lease_ms = 5000;
 unsigned int ftp_rollback_after_ms = 30000;
 unsigned int ftp_commit_interval_ms;
 unsigned int ftp_streams = 2;
+char ftp_bulk_cc[FTP_CC_NAME_MAX] = FTP_BULK_CC_DEFAULT;
 
 /* A range-checked unsigned int parameter that refuses bad values loudly. */
 struct ftp_uint_param {
@@ -89,6 +91,45 @@ FTP_PARAM_PERM(commit_interval_ms, ftp_commit_interval_ms, 0, 3600000, 0644,
 static_assert(FTP_PROTO_MAX_STREAMS == 8);
 FTP_PARAM_PERM(streams, ftp_streams, 1, 8, 0644,
 	       "TCP streams a destination runs the background push over (default 2)");
+
+/*
+ * A TCP congestion control name, or "" for the namespace's default; the
+ * name is checked when a connection takes it (the algorithm may be a
+ * module loaded on demand), a bad one logged there.
+ */
+static int ftp_cc_param_set(const char *val, const struct kernel_param *kp)
+{
+	size_t len = strcspn(val, "\n");
+	size_t i;
+
+	if (len >= FTP_CC_NAME_MAX)
+		goto err_name;
+	for (i = 0; i < len; i++)
+		if (!isalnum(val[i]) && val[i] != '_')
+			goto err_name;
+	memcpy(ftp_bulk_cc, val, len);
+	ftp_bulk_cc[len] = '\0';
+	return 0;
+
+err_name:
+	pr_err("parameter %s=%s refused: not a congestion control name\n",
+	       kp->name, val);
+	return -EINVAL;
+}
+
+static const struct kernel_param_ops ftp_cc_param_ops = {
+	.set = ftp_cc_param_set,
+	.get = param_get_string,
+};
+
+static struct kparam_string ftp_bulk_cc_kps = {
+	.maxlen = FTP_CC_NAME_MAX,
+	.string = ftp_bulk_cc,
+};
+module_param_cb(bulk_cc, &ftp_cc_param_ops, &ftp_bulk_cc_kps, 0644);
+MODULE_PARM_DESC(bulk_cc,
+		 "TCP congestion control of push and epoch streams, \"\" = the system's (default \""
+		 FTP_BULK_CC_DEFAULT "\")");
 
 static struct vfsmount *ftp_mnt;
 static struct cdev ftp_ctl_cdev;

@@ -33,11 +33,18 @@
 #include "transport.h"
 
 /*
- * Connections (including unauthenticated ones) one source keeps at once:
- * a destination's channels, and as many again while a reconnect replaces
- * them.
+ * Connections in their handshake one source keeps at once: room for a
+ * destination reconnecting all its channels twice over. Past it the oldest
+ * is closed for the newcomer, so a flood of connections that never
+ * authenticate can slow a real destination's (re)connect, never lock it
+ * out.
  */
-#define FTP_SRC_MAX_CONNS	(2 * (2 + FTP_PROTO_MAX_STREAMS))
+#define FTP_SRC_MAX_PENDING	(2 * (2 + FTP_PROTO_MAX_STREAMS))
+/*
+ * Connections (threads) in all: those pending, a destination's channels
+ * and the ones a reconnect replaces, and closed ones not reaped yet.
+ */
+#define FTP_SRC_MAX_CONNS	(3 * FTP_SRC_MAX_PENDING)
 /* Longest run of zero pages in one ZERO_RANGE message. */
 #define FTP_ZERO_RUN_MAX	65536
 
@@ -51,6 +58,8 @@ struct ftp_src_conn {
 	u16 gen;			/* the destination's generation */
 	bool done;			/* thread finished: reapable */
 	bool replaced;			/* by a reconnected channel */
+	bool evicted;			/* in its handshake, for a newer one;
+					 * under src->lock */
 	struct sockaddr_storage peer;
 	u8 session_key[FTP_AUTH_MAC_LEN];	/* from the handshake */
 };
@@ -638,6 +647,10 @@ static int ftp_source_accept(struct ftp_src_conn *c,
 	ftp_sock_set_deadline(&c->fs, 0);
 	if (ret)
 		return ret;
+	if (c->kind == FTP_CHAN_DEMAND)
+		ftp_sock_demand(&c->fs);
+	else
+		ftp_sock_bulk(&c->fs);
 	if (c->stream)
 		ftp_dbg(1, "region %s: destination %pISpc attached (bulk channel %u%s)\n",
 			src->r->name, &c->peer, c->stream, seal ? ", encrypted" : "");
@@ -721,13 +734,17 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	c->stream = FTP_CHAN_STREAM(le16_to_cpu(hello->channel));
 	c->gen = le16_to_cpu(hello->generation);
 	mutex_lock(&src->lock);
-	if (src->bound)
+	if (c->evicted)
+		ret = -ECONNRESET;
+	else if (src->bound)
 		ret = ftp_source_claim_bound(src, c, session, chan);
 	else
 		ret = ftp_source_claim(src, c, session, chan);
 	mutex_unlock(&src->lock);
 	if (ret) {
 		ftp_seal_free(seal);
+		if (ret == -ECONNRESET)		/* evicted: nobody to tell */
+			return ret;
 		return ftp_source_refuse(c, ret == -ESTALE ? FTP_ERR_ROLLED_BACK :
 							      FTP_ERR_BUSY, ret);
 	}
@@ -801,6 +818,31 @@ static void ftp_source_reap(struct ftp_source *src, bool all)
 		ftp_source_conn_free(src, c);
 }
 
+/*
+ * Make room for one more connection in its handshake: close the oldest if
+ * FTP_SRC_MAX_PENDING are. @src->conns is in the order of accept.
+ */
+static void ftp_source_evict_pending(struct ftp_source *src)
+{
+	struct ftp_src_conn *o, *oldest = NULL;
+	unsigned int pending = 0;
+
+	lockdep_assert_held(&src->lock);
+	list_for_each_entry(o, &src->conns, node) {
+		if (o->kind || o->evicted || READ_ONCE(o->done))
+			continue;
+		if (!oldest)
+			oldest = o;
+		pending++;
+	}
+	if (pending < FTP_SRC_MAX_PENDING)
+		return;
+	oldest->evicted = true;
+	ftp_sock_shutdown(&oldest->fs);
+	pr_warn_ratelimited("region %s: too many connections in handshake, closed the oldest, from %pISpc\n",
+			    src->r->name, &oldest->peer);
+}
+
 static void ftp_source_add_conn(struct ftp_source *src, struct ftp_src_conn *c)
 {
 	struct ftp_region *r = src->r;
@@ -809,6 +851,7 @@ static void ftp_source_add_conn(struct ftp_source *src, struct ftp_src_conn *c)
 	mutex_lock(&src->lock);
 	if (src->nr_conns >= FTP_SRC_MAX_CONNS)
 		goto err_release_sock;
+	ftp_source_evict_pending(src);
 	if (ftp_thread_start(&c->task, ftp_source_conn_thread, c, "ftpage-src",
 			     r->name, false))
 		goto err_release_sock;

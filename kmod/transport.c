@@ -9,7 +9,9 @@
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/kthread.h>
+#include <linux/moduleparam.h>
 #include <linux/net.h>
+#include <linux/pkt_sched.h>
 #include <linux/tcp.h>
 #include <linux/uio.h>
 #include <net/ipv6.h>
@@ -110,6 +112,41 @@ static void ftp_sock_tune(struct socket *sock)
 }
 
 /*
+ * @fs is the demand channel: faults wait on it. TC_PRIO_INTERACTIVE puts
+ * its packets in the first band of a priority qdisc (pfifo_fast, prio)
+ * on their host, ahead of the push.
+ */
+void ftp_sock_demand(struct ftp_sock *fs)
+{
+	sock_set_priority(fs->sock->sk, TC_PRIO_INTERACTIVE);
+}
+
+/*
+ * @fs carries bulk data (the push, an epoch): give it the bulk_cc
+ * congestion control. A loss-based one fills the bottleneck's buffer, and
+ * the demand channel's replies queue behind that; BBR paces at the path's
+ * rate and keeps the queue short (docs/wan.txt). Only the sender's
+ * choice matters; both ends set it, so it follows the data either way.
+ */
+void ftp_sock_bulk(struct ftp_sock *fs)
+{
+	char name[FTP_CC_NAME_MAX];
+	int ret;
+
+	kernel_param_lock(THIS_MODULE);
+	strscpy(name, ftp_bulk_cc, sizeof(name));
+	kernel_param_unlock(THIS_MODULE);
+	if (!name[0])
+		return;
+	/* Our threads may load tcp_<name> and use any algorithm. */
+	ret = sock_common_setsockopt(fs->sock, SOL_TCP, TCP_CONGESTION,
+				     KERNEL_SOCKPTR(name), strlen(name));
+	if (ret)
+		pr_warn_ratelimited("congestion control \"%s\" unavailable (%d), bulk streams use the default\n",
+				    name, ret);
+}
+
+/*
  * Bound the receives of a handshake to @timeout_ms in all; 0 returns to
  * waiting forever (data channels, whose liveness keepalive watches).
  */
@@ -206,6 +243,20 @@ static int ftp_sock_sendv(struct ftp_sock *fs, struct kvec *vec, size_t nr,
 }
 
 /*
+ * Wait no longer than the handshake deadline in the next receive: -ETIMEDOUT
+ * once it has passed, else 0.
+ */
+static int ftp_sock_time_left(struct ftp_sock *fs)
+{
+	long left = (long)(fs->deadline - jiffies);
+
+	if (left <= 0)
+		return -ETIMEDOUT;
+	WRITE_ONCE(fs->sock->sk->sk_rcvtimeo, left);
+	return 0;
+}
+
+/*
  * Receive exactly @len bytes; -ECONNRESET when the peer closed. While a
  * handshake deadline is set, a peer trickling bytes cannot hold us longer.
  */
@@ -217,7 +268,7 @@ int ftp_sock_recv(struct ftp_sock *fs, void *buf, size_t len)
 
 	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &vec, 1, len);
 	while (msg_data_left(&msg)) {
-		if (fs->deadline && time_after(jiffies, fs->deadline))
+		if (fs->deadline && ftp_sock_time_left(fs))
 			return -ETIMEDOUT;
 		ret = sock_recvmsg(fs->sock, &msg, MSG_WAITALL);
 		if (ret == 0)

@@ -36,6 +36,8 @@ int ftp_sock_accept(struct ftp_sock *listener, struct ftp_sock *fs);
 int ftp_sock_connect(struct net *net, const struct sockaddr_storage *addr,
 		     int addrlen, struct ftp_sock *fs);
 void ftp_sock_set_deadline(struct ftp_sock *fs, unsigned int timeout_ms);
+void ftp_sock_bulk(struct ftp_sock *fs);
+void ftp_sock_demand(struct ftp_sock *fs);
 void ftp_sock_seal(struct ftp_sock *fs, struct ftp_seal *s);
 void ftp_sock_shutdown(struct ftp_sock *fs);
 bool ftp_sock_peer_gone(struct ftp_sock *fs);
