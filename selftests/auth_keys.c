@@ -137,7 +137,7 @@ static void test_real_and_replay(void)
 	pid_t proxy;
 	int ok, rc;
 
-	proxy = ftp_proxy_start(PORT_PROXY, PORT, CAPFILE, READYFILE, 0);
+	proxy = ftp_proxy_start(PORT_PROXY, PORT, CAPFILE, READYFILE, 0, 0);
 	tap_check(proxy > 0, "recording proxy listens in ftpa");
 	tap_call(ftp_set_key(ctl, "ak-dst", key1, sizeof(key1) - 1),
 		 "the right key on the real destination");

@@ -147,7 +147,7 @@ static pid_t proxy_up(unsigned int pport, unsigned int port, bool scan,
 		setenv("FTP_PROXY_SCAN", MARKER, 1);
 		setenv("FTP_PROXY_SCAN_OUT", COUNTFILE, 1);
 	}
-	pid = ftp_proxy_start(pport, port, CAPFILE, READYFILE, every);
+	pid = ftp_proxy_start(pport, port, CAPFILE, READYFILE, every, 0);
 	unsetenv("FTP_PROXY_SCAN");
 	unsetenv("FTP_PROXY_SCAN_OUT");
 	return pid;
@@ -208,6 +208,7 @@ static void test_bad_input(void)
  */
 static void test_markers(pid_t *enc_proxy)
 {
+	char out[4096];
 	struct ftpage_status st;
 	pid_t proxy;
 	uint64_t n;
@@ -242,6 +243,13 @@ static void test_markers(pid_t *enc_proxy)
 	tap_check(done && (st.status_flags & FTPAGE_STATUS_ENCRYPTED) &&
 		  (status_flags("fe-enc") & FTPAGE_STATUS_ENCRYPTED),
 		  "both sides report encrypted");
+	tap_check(!ftp_run_capture(out, sizeof(out), "ftpagectl status --json "
+				   "fe-d1") && strstr(out, "\"encrypted\":true") &&
+		  !ftp_run_capture(out, sizeof(out), "ftpagectl status --json "
+				   "fe-clr") &&
+		  strstr(out, "\"encrypted\":false"),
+		  "ftpagectl status --json says \"encrypted\":true of the dest, "
+		  "false of the clear source");
 	tap_check(ftp_kmsg_has("ft_encrypt", "(demand channel, encrypted)"),
 		  "the source logs encrypted channels");
 }
@@ -314,7 +322,7 @@ int main(void)
 	bool ok;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(33);
+	tap_plan(34);
 	ctl = ftp_pair_open();
 	if (ctl < 0)
 		return tap_finish();

@@ -7,7 +7,7 @@
 KO=/lib/ftpage/ftpage.ko
 P=/sys/module/ftpage/parameters
 
-ktap_plan 21
+ktap_plan 25
 
 param_is() {
 	[ "$(cat "$P/$1" 2>/dev/null)" = "$2" ]
@@ -23,7 +23,7 @@ refused() {
 	fi
 	_name=${1%%=*}
 	if [ ! -d /sys/module/ftpage ] &&
-	   dmesg | grep -q "ftpage: parameter $_name=.* refused: must be an integer in"; then
+	   dmesg | grep -q "ftpage: parameter $_name=.* refused: ${2:-must be an integer in}"; then
 		ktap_ok "insmod $1 refused with a dmesg reason"
 	else
 		dmesg | tail -5 | sed 's/^/# /'
@@ -39,6 +39,10 @@ ktap_check "default debug 0" param_is debug 0
 ktap_check "default streams 2" param_is streams 2
 ktap_check "streams can be changed at run time" sh -c \
 	"echo 4 > $P/streams && [ \"\$(cat $P/streams)\" = 4 ]"
+ktap_check "default bulk_cc bbr" param_is bulk_cc bbr
+ktap_check "bulk_cc can be changed at run time, to cubic and to the default" \
+	sh -c "echo cubic > $P/bulk_cc && [ \"\$(cat $P/bulk_cc)\" = cubic ] &&
+	       echo > $P/bulk_cc && [ -z \"\$(cat $P/bulk_cc)\" ]"
 ktap_check "rmmod" rmmod ftpage
 ktap_check "control node gone after rmmod" test ! -e /dev/ftpage/control
 
@@ -57,5 +61,7 @@ refused fault_timeout_ms=abc
 refused port=-1
 refused streams=0
 refused streams=9
+refused bulk_cc=tcp/bbr "not a congestion control name"
+refused bulk_cc=a_name_far_too_long "not a congestion control name"
 
 ktap_finish

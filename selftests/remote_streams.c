@@ -13,7 +13,9 @@
  * pages == pages, on both sides. With streams=4 (and a 1 s lease) a 2 s
  * outage (netem loss 100%) at a third of the pages: the dest declares the
  * link lost, reconnects every stream, completes and equals the source
- * exactly. No kernel warning.
+ * exactly. The source's push and journal connections run bbr (parameter
+ * bulk_cc), its demand connection the namespace's default (cubic). No
+ * kernel warning.
  */
 #define _GNU_SOURCE
 #include "ftp_remote.h"
@@ -64,12 +66,28 @@ static void check_exact(const char *src, const char *dst, int64_t written)
 		  (long long)written, (unsigned long long)dd.hash);
 }
 
+/*
+ * The source's established connections on @port whose congestion control
+ * is @cc (ss -i names it before "wscale"), or -1.
+ */
+static int cc_count(unsigned int port, const char *cc)
+{
+	char out[256];
+
+	if (ftp_run_capture(out, sizeof(out), "ip netns exec " FTP_PAIR_A_NS
+			    " ss -tinH state established '( sport = :%u )' | "
+			    "grep -c ' %s wscale:'; true", port, cc))
+		return -1;
+	return atoi(out);
+}
+
 /* One migration over @streams streams; with @flap, a 2 s outage. */
 static void run(unsigned int streams, bool flap, unsigned int n)
 {
 	struct ftpage_status sd, ss;
 	char src[16], dst[16];
 	int64_t written = -1;
+	int bbr, cubic;
 	uint64_t t0;
 	bool ok;
 
@@ -116,6 +134,12 @@ static void run(unsigned int streams, bool flap, unsigned int n)
 			  (unsigned long long)PAGES);
 		tap_check(ss.connected == 2 + streams,
 			  "the source serves %u channels", ss.connected);
+		bbr = cc_count(PORT + n, "bbr");
+		cubic = cc_count(PORT + n, "cubic");
+		tap_check(bbr == (int)streams + 1 && cubic == 1,
+			  "%u streams: push and journal channels under bbr (%d), "
+			  "the demand channel under the default, cubic (%d)",
+			  streams, bbr, cubic);
 	}
 	tap_check(!ftp_destroy(ctl, dst) && !ftp_destroy(ctl, src),
 		  "destroy %s and %s", dst, src);
@@ -126,7 +150,7 @@ int main(void)
 	long long streams0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(21);
+	tap_plan(23);
 	ctl = ftp_pair_open();
 	if (ctl < 0)
 		return tap_finish();

@@ -932,50 +932,75 @@ int ftp_pair_netem(const char *args)
 	return ftp_lib_sh("pair_netem %s", args) ? -1 : 0;
 }
 
+/* ftp_pair_pull() but the pull; the step that failed, or NULL. */
+static const char *ftp_pair_prepare(int ctl, const char *src, const char *dst,
+				    uint64_t size, uint32_t seed,
+				    ftp_page_pred want, unsigned int port,
+				    uint32_t serve_flags, int64_t *written)
+{
+	const char *step = NULL;
+
+	*written = -1;
+	if (ftp_create(ctl, src, size, FTPAGE_ROLE_SOURCE))
+		step = "create the source";
+	else if ((*written = ftp_fill_pattern(src, size, seed, want)) < 0)
+		step = "fill the source";
+	else if (ftp_freeze(ctl, src))
+		step = "freeze";
+	else if (ftp_netns_enter(FTP_PAIR_A_NS) ||
+		 ftp_serve(ctl, src, FTP_PAIR_A_ADDR, port, serve_flags))
+		step = "serve in ftpa";
+	else if (ftp_netns_enter(NULL) ||
+		 ftp_create(ctl, dst, size, FTPAGE_ROLE_DEST))
+		step = "create the dest";
+	ftp_netns_enter(NULL);
+	return step;
+}
+
+bool ftp_pair_serve(int ctl, const char *src, const char *dst, uint64_t size,
+		    uint32_t seed, ftp_page_pred want, unsigned int port,
+		    uint32_t serve_flags, int64_t *written)
+{
+	const char *step;
+
+	step = ftp_pair_prepare(ctl, src, dst, size, seed, want, port,
+				serve_flags, written);
+	if (step)
+		printf("# %s: %s\n", step, strerror(errno));
+	return !step;
+}
+
+int ftp_pair_pull_only(int ctl, const char *src, const char *dst,
+		       unsigned int port)
+{
+	int ret = ftp_netns_enter(FTP_PAIR_B_NS) ? -1 :
+		  ftp_pull(ctl, dst, src, FTP_PAIR_A_ADDR, port);
+
+	ftp_netns_enter(NULL);
+	return ret;
+}
+
 bool ftp_pair_pull(int ctl, const char *src, const char *dst, uint64_t size,
 		   uint32_t seed, ftp_page_pred want, unsigned int port,
 		   uint32_t serve_flags, int64_t *written)
 {
-	const char *step = "create the source";
-	int64_t n = -1;
-	bool ok;
+	const char *step;
+	int64_t n;
 
 	if (!written)
 		written = &n;
-	*written = -1;
-	ok = !ftp_create(ctl, src, size, FTPAGE_ROLE_SOURCE);
-	if (ok) {
-		step = "fill the source";
-		*written = ftp_fill_pattern(src, size, seed, want);
-		ok = *written >= 0;
-	}
-	if (ok) {
-		step = "freeze";
-		ok = !ftp_freeze(ctl, src);
-	}
-	if (ok) {
-		step = "serve in ftpa";
-		ok = !ftp_netns_enter(FTP_PAIR_A_NS) &&
-		     !ftp_serve(ctl, src, FTP_PAIR_A_ADDR, port, serve_flags);
-	}
-	if (ok) {
-		step = "create the dest";
-		ok = !ftp_create(ctl, dst, size, FTPAGE_ROLE_DEST);
-	}
-	if (ok) {
+	step = ftp_pair_prepare(ctl, src, dst, size, seed, want, port,
+				serve_flags, written);
+	if (!step && ftp_pair_pull_only(ctl, src, dst, port))
 		step = "pull in ftpb";
-		ok = !ftp_netns_enter(FTP_PAIR_B_NS) &&
-		     !ftp_pull(ctl, dst, src, FTP_PAIR_A_ADDR, port);
-	}
-	if (!ok)
+	if (step)
 		printf("# %s: %s\n", step, strerror(errno));
-	ftp_netns_enter(NULL);
 	printf("# source %s (%llu MiB, %lld pattern pages) frozen, served in "
 	       "ftpa%s; dest %s pulls in ftpb: %s\n", src, U(size >> 20),
 	       (long long)*written,
 	       serve_flags & FTPAGE_SERVE_NO_PUSH ? " (no push)" : "", dst,
-	       ok ? "ok" : "failed");
-	return ok;
+	       step ? "failed" : "ok");
+	return !step;
 }
 
 int ftp_pull_retry(int ctl, const char *name, const char *src_name,
@@ -1316,7 +1341,14 @@ bool ftp_checkpoint_is(int ctl, const char *name, uint64_t epoch,
 pid_t ftp_scan_child(const char *name, uint64_t size, uint32_t seed,
 		     ftp_page_pred pattern, unsigned int step)
 {
-	uint64_t pages = size / KG_PAGE_SIZE, i, bad = 0;
+	return ftp_scan_child_paced(name, size, seed, pattern, step, 0);
+}
+
+pid_t ftp_scan_child_paced(const char *name, uint64_t size, uint32_t seed,
+			   ftp_page_pred pattern, unsigned int step,
+			   unsigned int over_ms)
+{
+	uint64_t pages = size / KG_PAGE_SIZE, i, bad = 0, t0;
 	uint32_t stride;
 	static const uint8_t zero[KG_PAGE_SIZE];
 	const uint8_t *m;
@@ -1335,10 +1367,12 @@ pid_t ftp_scan_child(const char *name, uint64_t size, uint32_t seed,
 	m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		_exit(201);
-	for (i = 0; i < pages; i += step) {
+	for (t0 = ftp_now_ms(), i = 0; i < pages; i += step) {
 		uint64_t p = (i * stride) % pages;
 		const uint8_t *pg = m + p * KG_PAGE_SIZE;
 
+		while (ftp_now_ms() - t0 < over_ms * i / pages)
+			ftp_sleep_ms(2);
 		if (!pattern || pattern(p))
 			bad += !kg_pattern_check(pg, (uint32_t)p, seed);
 		else
@@ -1388,9 +1422,9 @@ bool ftp_region_rw(const char *name, uint64_t off, uint64_t v, uint64_t *back)
 
 pid_t ftp_proxy_start(unsigned int port, unsigned int to_port,
 		      const char *capfile, const char *readyfile,
-		      unsigned long corrupt_every)
+		      unsigned long corrupt_every, unsigned int up_flips)
 {
-	char lp[16], tp[16], ce[24];
+	char lp[16], tp[16], ce[24], up[16];
 	uint64_t t0;
 	pid_t pid;
 
@@ -1406,6 +1440,9 @@ pid_t ftp_proxy_start(unsigned int port, unsigned int to_port,
 			_exit(3);
 		if (corrupt_every)
 			setenv("FTP_PROXY_CORRUPT", ce, 1);
+		snprintf(up, sizeof(up), "%u", up_flips);
+		if (up_flips)
+			setenv("FTP_PROXY_CORRUPT_UP", up, 1);
 		execlp("ftp_fakepeer", "ftp_fakepeer", "proxy", FTP_PAIR_A_ADDR,
 		       lp, FTP_PAIR_A_ADDR, tp, capfile, readyfile, (char *)NULL);
 		_exit(127);

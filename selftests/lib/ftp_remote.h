@@ -215,6 +215,12 @@ int ftp_pair_netem(const char *args);
 bool ftp_pair_pull(int ctl, const char *src, const char *dst, uint64_t size,
 		   uint32_t seed, ftp_page_pred want, unsigned int port,
 		   uint32_t serve_flags, int64_t *written);
+/* The same in two steps: all but the pull (*written required), then it. */
+bool ftp_pair_serve(int ctl, const char *src, const char *dst, uint64_t size,
+		    uint32_t seed, ftp_page_pred want, unsigned int port,
+		    uint32_t serve_flags, int64_t *written);
+int ftp_pair_pull_only(int ctl, const char *src, const char *dst,
+		       unsigned int port);
 
 /* twovm: PULL from the peer at ip:port, retrying while it does not serve
  * yet (it boots at about the same time), for at most timeout_ms.
@@ -356,6 +362,10 @@ bool ftp_checkpoint_is(int ctl, const char *name, uint64_t epoch,
  */
 pid_t ftp_scan_child(const char *name, uint64_t size, uint32_t seed,
 		     ftp_page_pred pattern, unsigned int step);
+/* The same, page i read not before over_ms * i / pages (a paced VM). */
+pid_t ftp_scan_child_paced(const char *name, uint64_t size, uint32_t seed,
+			   ftp_page_pred pattern, unsigned int step,
+			   unsigned int over_ms);
 
 /* ftp_wait_child(); a child still running after timeout_ms is SIGKILLed
  * and reaped (*status then says so). Returns what ftp_wait_child did.
@@ -509,11 +519,13 @@ static inline void ftp_rolled_back_check(int ctl, const char *name,
  * tools/ftp_fakepeer proxy in netns ftpa: FTP_PAIR_A_ADDR:port forwarded
  * to FTP_PAIR_A_ADDR:to_port, the first handshake captured to capfile;
  * with corrupt_every, one bit of what the target sends flipped that often
- * (then it runs until killed). Its pid once it listens, or -1.
+ * (then it runs until killed); with up_flips too, instead one bit of what
+ * the peer sends, at byte corrupt_every of a connection, in the first
+ * up_flips connections that long. Its pid once it listens, or -1.
  */
 pid_t ftp_proxy_start(unsigned int port, unsigned int to_port,
 		      const char *capfile, const char *readyfile,
-		      unsigned long corrupt_every);
+		      unsigned long corrupt_every, unsigned int up_flips);
 
 /*
  * The benchmark tools: close the memstream f (its text in *buf, *len

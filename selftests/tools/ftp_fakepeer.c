@@ -22,7 +22,9 @@
  *	CAPFILE; exit 0 once every connection closed, 1 after 120 s.
  *	With FTP_PROXY_CORRUPT=N in the environment it flips one bit of
  *	what the target sends every N bytes of each connection (never in
- *	its first N bytes: the handshake) and runs until killed. With
+ *	its first N bytes: the handshake) and runs until killed; with
+ *	FTP_PROXY_CORRUPT_UP=M as well, instead one bit of what the peer
+ *	sends at its byte N, in the first M connections that long. With
  *	FTP_PROXY_SCAN=STRING and FTP_PROXY_SCAN_OUT=FILE it counts how often
  *	STRING occurs in what the target sends (all connections), in FILE
  *	(a native 64-bit counter, updated as it goes), and runs until killed
@@ -214,6 +216,21 @@ static void proxy_corrupt(unsigned char *buf, ssize_t r, long long *seen,
 	*seen += r;
 }
 
+/*
+ * FTP_PROXY_CORRUPT_UP=N: instead, one bit of what the peer sends flipped
+ * at byte @every of a connection, in the first N connections that get that
+ * far (@flips: shared by every pair). A flip per connection, and few: an
+ * epoch a reset restarts still gets through.
+ */
+static void proxy_corrupt_up(unsigned char *buf, ssize_t r, long long *seen,
+			     long long every, int *flips, int max)
+{
+	if (*seen < every && *seen + r > every &&
+	    __atomic_fetch_add(flips, 1, __ATOMIC_RELAXED) < max)
+		buf[every - *seen] ^= 0x10;
+	*seen += r;
+}
+
 /* FTP_PROXY_SCAN: occurrences of a string in the target's stream. */
 struct proxy_scan {
 	const char *needle;
@@ -270,12 +287,12 @@ static void proxy_scan(struct proxy_scan *sc, const unsigned char *buf,
  * The first pair (@capfile set) records the peer's first CAP_LEN bytes.
  */
 static int proxy_pair(int c, int t, const char *capfile, long long every,
-		      struct proxy_scan *sc)
+		      int *up_flips, int up_max, struct proxy_scan *sc)
 {
 	struct pollfd p[2] = { { .fd = c, .events = POLLIN },
 			       { .fd = t, .events = POLLIN } };
 	unsigned char cap[CAP_LEN], buf[65536];
-	long long seen = 0;
+	long long seen = 0, seen_up = 0;
 	size_t cap_len = 0;
 	ssize_t r;
 	int i;
@@ -291,8 +308,11 @@ static int proxy_pair(int c, int t, const char *capfile, long long every,
 				return 0;
 			if (i == 1) {
 				proxy_scan(sc, buf, r);
-				proxy_corrupt(buf, r, &seen, every);
+				proxy_corrupt(buf, r, &seen, up_max ? 0 : every);
 			}
+			if (i == 0 && up_max)
+				proxy_corrupt_up(buf, r, &seen_up, every,
+						 up_flips, up_max);
 			if (i == 0 && capfile && cap_len < CAP_LEN) {
 				size_t n = (size_t)r < CAP_LEN - cap_len ?
 					   (size_t)r : CAP_LEN - cap_len;
@@ -321,11 +341,20 @@ static int cmd_proxy(char **argv)
 	long long end = now_ms() + 120000;
 	const char *every = getenv("FTP_PROXY_CORRUPT");
 	long long corrupt = every ? atoll(every) : 0;
+	const char *up = getenv("FTP_PROXY_CORRUPT_UP");
+	int up_max = up ? atoi(up) : 0;
+	int *up_flips = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
 	int accepted = 0, live = 0, c, t;
 	struct pollfd pl = { .fd = lfd, .events = POLLIN };
 	struct proxy_scan sc = { 0 };
 
+	if (up_flips == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	*up_flips = 0;
 	addr_of(&sin, argv[2], argv[3]);
 	addr_of(&to, argv[4], argv[5]);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -356,7 +385,7 @@ static int cmd_proxy(char **argv)
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			close(lfd);
 			_exit(proxy_pair(c, t, accepted == 1 ? argv[6] : NULL,
-					 corrupt, &sc));
+					 corrupt, up_flips, up_max, &sc));
 		}
 		live++;
 		close(c);

@@ -4,10 +4,10 @@
  * tool for ft_flood, not a test), built with ../kmod/proto.c (the module's
  * own message framing).
  *
- *   ftp_flood ADDR PORT REGION SIZE COUNT SPREAD_MS HOLD_MS OUTFILE
+ *   ftp_flood ADDR PORT REGION SIZE COUNT SPREAD_MS HOLD_MS OUTFILE [KIND]
  *
  * Makes COUNT connection attempts to ADDR:PORT, one every SPREAD_MS/COUNT
- * ms (at most 256 in flight), cycling through these kinds:
+ * ms (at most 256 in flight), cycling through these kinds (or only KIND):
  *
  *   close    connect and close at once
  *   garbage  64 bytes that are no message header
@@ -17,6 +17,9 @@
  *   silent   connect and say nothing
  *   hello    a valid HELLO for REGION (SIZE bytes), without authentication
  *   proof    a HELLO with a challenge, then an AUTH with a wrong proof
+ *   slow     nothing for 4 s, then a HELLO header, then its payload one
+ *            byte every 250 ms: a handshake deadline checked only between
+ *            receives would let it hold its slot almost twice as long
  *
  * and watches each until the source closes it: a connection still open
  * HOLD_MS after it connected counts as "open" (and is closed). A connect
@@ -31,10 +34,10 @@
  * source, with no reply, within 2.5 s of the connect), held (closed with
  * no reply later), hold_min_ms, hold_max_ms (of the held ones), open; the
  * total also spread_ms (first to last attempt) and run_ms (the whole
- * flood). Then a line "held KIND T_CONN T_END" for each
- * held connection: when it connected and when the source closed it (ms
- * since the start; a connect completes before the source accepts, so
- * T_CONN may be early). Exit 0 when the flood ran, 1 on a local error, 2
+ * flood). Then a line "quiet KIND T_CONN T_END" for each connection the
+ * source closed without a reply (closed or held): when it connected and
+ * when the source closed it (ms since the start; a connect completes
+ * before the source accepts, so T_CONN may be early). Exit 0 when the flood ran, 1 on a local error, 2
  * usage.
  */
 #define _GNU_SOURCE
@@ -57,12 +60,15 @@
 #define CONNECT_MS	3000
 #define QUICK_MS	2500	/* closed with no reply sooner: "closed" */
 #define HDR		sizeof(struct ftp_hdr)
+#define SLOW_HDR_MS	4000	/* slow: the header then */
+#define SLOW_BYTE_MS	250	/* and a payload byte this often */
 
 enum kind { K_CLOSE, K_GARBAGE, K_TRUNC, K_HUGE, K_TYPE, K_SILENT, K_HELLO,
-	    K_PROOF, NR_KINDS };
+	    K_PROOF, K_SLOW, NR_KINDS };
 
 static const char *const kind_name[NR_KINDS] = {
 	"close", "garbage", "trunc", "huge", "type", "silent", "hello", "proof",
+	"slow",
 };
 
 enum { S_FREE, S_CONNECTING, S_OPEN };
@@ -73,11 +79,14 @@ struct conn {
 	struct rec *r;
 	unsigned char rx[HDR + FTP_PROTO_MAX_FIXED];
 	size_t got;
+	unsigned char slow_msg[HDR + sizeof(struct ftp_msg_hello)];
+	size_t slow_sent;	/* slow: bytes of slow_msg out */
+	long long slow_next;	/* and when the next go */
 };
 
 struct rec {			/* what became of one attempt */
 	long long t_conn, t_end;
-	bool replied, held;
+	bool replied, quiet;
 };
 
 struct tally {
@@ -88,6 +97,7 @@ struct tally {
 
 static struct tally tally[NR_KINDS + 1];	/* [NR_KINDS]: total */
 static struct rec *recs;
+static int only_kind = -1;
 static const char *region;
 static unsigned long long region_size;
 
@@ -130,15 +140,23 @@ static int send_all(int fd, const void *p, size_t n)
 	return send(fd, p, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
 }
 
-static int send_msg(int fd, unsigned int type, const void *p, __u32 len)
+/* A whole message into @buf (HDR + len bytes). */
+static void make_msg(unsigned char *buf, unsigned int type, const void *p,
+		     __u32 len)
 {
-	unsigned char buf[HDR + FTP_PROTO_MAX_FIXED];
 	struct ftp_hdr h;
 
 	ftp_proto_hdr(&h, type, len, 0);
 	ftp_proto_set_csum(&h, p, len, NULL, 0);
 	memcpy(buf, &h, HDR);
 	memcpy(buf + HDR, p, len);
+}
+
+static int send_msg(int fd, unsigned int type, const void *p, __u32 len)
+{
+	unsigned char buf[HDR + FTP_PROTO_MAX_FIXED];
+
+	make_msg(buf, type, p, len);
 	return send_all(fd, buf, HDR + len);
 }
 
@@ -187,6 +205,10 @@ static int say(struct conn *c)
 	case K_PROOF:
 		make_hello(&hello, c->kind == K_PROOF);
 		return send_msg(c->fd, FTP_MSG_HELLO, &hello, sizeof(hello));
+	case K_SLOW:		/* later: slow_tick() */
+		make_hello(&hello, false);
+		make_msg(c->slow_msg, FTP_MSG_HELLO, &hello, sizeof(hello));
+		return 0;
 	default:		/* K_SILENT */
 		return 0;
 	}
@@ -305,7 +327,7 @@ static void on_close(struct conn *c)
 		if (held > t->hold_max)
 			t->hold_max = held;
 	}
-	c->r->held = held >= QUICK_MS;
+	c->r->quiet = true;
 }
 
 static void connected(struct conn *c)
@@ -375,10 +397,31 @@ static int start(struct conn *c, const struct sockaddr_in *sin, int kind,
 	return 0;
 }
 
+/*
+ * slow: the header of a HELLO at SLOW_HDR_MS, then a byte of its payload
+ * every SLOW_BYTE_MS. A failed send is the source's close, which poll
+ * reports.
+ */
+static void slow_tick(struct conn *c, long long t)
+{
+	size_t n = c->slow_sent ? 1 : HDR;
+
+	if (c->kind != K_SLOW || c->state != S_OPEN ||
+	    c->slow_sent + n > sizeof(c->slow_msg) ||
+	    t - c->t_conn < (c->slow_sent ? c->slow_next : SLOW_HDR_MS))
+		return;
+	if (send(c->fd, c->slow_msg + c->slow_sent, n,
+		 MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		c->slow_sent += n;
+	c->slow_next = t - c->t_conn + SLOW_BYTE_MS;
+}
+
 /* Time limits: a connect, then the wait for the source to close. */
 static void expire(struct conn *c, long long hold_ms)
 {
 	long long t = now_ms();
+
+	slow_tick(c, t);
 
 	if (c->state == S_CONNECTING && t - c->t_start >= CONNECT_MS) {
 		COUNT(c->kind, connfail);
@@ -387,6 +430,12 @@ static void expire(struct conn *c, long long hold_ms)
 		COUNT(c->kind, open);
 		finish(c);
 	}
+}
+
+/* The kind of attempt @n. */
+static int rec_kind(unsigned int n)
+{
+	return only_kind >= 0 ? only_kind : (int)(n % NR_KINDS);
 }
 
 static void write_tally(FILE *f, const struct tally *t)
@@ -418,9 +467,9 @@ static int report(const char *path, unsigned int n, long long t0,
 	write_tally(f, &tally[NR_KINDS]);
 	fprintf(f, " spread_ms %lld run_ms %lld\n", spread, run);
 	for (i = 0; i < n; i++)
-		if (recs[i].held)
-			fprintf(f, "held %s %lld %lld\n",
-				kind_name[i % NR_KINDS], recs[i].t_conn - t0,
+		if (recs[i].quiet)
+			fprintf(f, "quiet %s %lld %lld\n",
+				kind_name[rec_kind(i)], recs[i].t_conn - t0,
 				recs[i].t_end - t0);
 	return fclose(f) ? 1 : 0;
 }
@@ -441,7 +490,7 @@ static int flood(const struct sockaddr_in *sin, unsigned int total,
 
 			if (c->state == S_FREE && n < total &&
 			    now_ms() >= t0 + (long long)n * spread_ms / total) {
-				if (start(c, sin, (int)(n % NR_KINDS), &recs[n]))
+				if (start(c, sin, rec_kind(n), &recs[n]))
 					return 1;
 				n++;
 				last = now_ms();
@@ -474,10 +523,17 @@ int main(int argc, char **argv)
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	unsigned int total;
 
-	if (argc != 9) {
+	if (argc != 9 && argc != 10) {
 		fprintf(stderr, "usage: ftp_flood ADDR PORT REGION SIZE COUNT "
-			"SPREAD_MS HOLD_MS OUTFILE\n");
+			"SPREAD_MS HOLD_MS OUTFILE [KIND]\n");
 		return 2;
+	}
+	if (argc == 10) {
+		for (only_kind = NR_KINDS - 1; only_kind >= 0; only_kind--)
+			if (!strcmp(argv[9], kind_name[only_kind]))
+				break;
+		if (only_kind < 0)
+			return 2;
 	}
 	sin.sin_port = htons((unsigned short)atoi(argv[2]));
 	if (inet_pton(AF_INET, argv[1], &sin.sin_addr) != 1 ||
