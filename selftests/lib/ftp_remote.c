@@ -932,11 +932,9 @@ int ftp_pair_netem(const char *args)
 	return ftp_lib_sh("pair_netem %s", args) ? -1 : 0;
 }
 
-/* ftp_pair_pull() but the pull; the step that failed, or NULL. */
-static const char *ftp_pair_prepare(int ctl, const char *src, const char *dst,
-				    uint64_t size, uint32_t seed,
-				    ftp_page_pred want, unsigned int port,
-				    uint32_t serve_flags, int64_t *written)
+bool ftp_pair_serve(int ctl, const char *src, const char *dst, uint64_t size,
+		    uint32_t seed, ftp_page_pred want, unsigned int port,
+		    uint32_t serve_flags, int64_t *written)
 {
 	const char *step = NULL;
 
@@ -953,20 +951,9 @@ static const char *ftp_pair_prepare(int ctl, const char *src, const char *dst,
 	else if (ftp_netns_enter(NULL) ||
 		 ftp_create(ctl, dst, size, FTPAGE_ROLE_DEST))
 		step = "create the dest";
-	ftp_netns_enter(NULL);
-	return step;
-}
-
-bool ftp_pair_serve(int ctl, const char *src, const char *dst, uint64_t size,
-		    uint32_t seed, ftp_page_pred want, unsigned int port,
-		    uint32_t serve_flags, int64_t *written)
-{
-	const char *step;
-
-	step = ftp_pair_prepare(ctl, src, dst, size, seed, want, port,
-				serve_flags, written);
 	if (step)
 		printf("# %s: %s\n", step, strerror(errno));
+	ftp_netns_enter(NULL);
 	return !step;
 }
 
@@ -984,23 +971,23 @@ bool ftp_pair_pull(int ctl, const char *src, const char *dst, uint64_t size,
 		   uint32_t seed, ftp_page_pred want, unsigned int port,
 		   uint32_t serve_flags, int64_t *written)
 {
-	const char *step;
 	int64_t n;
+	bool ok;
 
 	if (!written)
 		written = &n;
-	step = ftp_pair_prepare(ctl, src, dst, size, seed, want, port,
-				serve_flags, written);
-	if (!step && ftp_pair_pull_only(ctl, src, dst, port))
-		step = "pull in ftpb";
-	if (step)
-		printf("# %s: %s\n", step, strerror(errno));
+	ok = ftp_pair_serve(ctl, src, dst, size, seed, want, port, serve_flags,
+			    written);
+	if (ok && ftp_pair_pull_only(ctl, src, dst, port)) {
+		printf("# pull in ftpb: %s\n", strerror(errno));
+		ok = false;
+	}
 	printf("# source %s (%llu MiB, %lld pattern pages) frozen, served in "
 	       "ftpa%s; dest %s pulls in ftpb: %s\n", src, U(size >> 20),
 	       (long long)*written,
 	       serve_flags & FTPAGE_SERVE_NO_PUSH ? " (no push)" : "", dst,
-	       step ? "failed" : "ok");
-	return !step;
+	       ok ? "ok" : "failed");
+	return ok;
 }
 
 int ftp_pull_retry(int ctl, const char *name, const char *src_name,
