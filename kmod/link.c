@@ -27,6 +27,7 @@
 #include <linux/pagevec.h>
 #include <linux/random.h>
 #include <linux/rmap.h>
+#include <linux/sched/mm.h>
 #include <net/net_namespace.h>
 
 #include "auth.h"
@@ -348,7 +349,7 @@ static int ftp_dest_send_known(struct ftp_dest_chan *c)
 	return ftp_send_msg(&c->fs, FTP_MSG_KNOWN_END, 0, NULL, 0, NULL, 0);
 }
 
-static int ftp_dest_chan_open(struct ftp_dest_chan *c)
+static int __ftp_dest_chan_open(struct ftp_dest_chan *c)
 {
 	struct ftp_dest *d = c->d;
 	int ret;
@@ -374,6 +375,19 @@ static int ftp_dest_chan_open(struct ftp_dest_chan *c)
 
 err_release:
 	ftp_sock_release(&c->fs);
+	return ret;
+}
+
+/*
+ * Faults may wait for this connection: its allocations (socket, seal,
+ * thread) must not recurse into I/O that could wait for them.
+ */
+static int ftp_dest_chan_open(struct ftp_dest_chan *c)
+{
+	unsigned int noio = memalloc_noio_save();
+	int ret = __ftp_dest_chan_open(c);
+
+	memalloc_noio_restore(noio);
 	return ret;
 }
 
