@@ -74,9 +74,12 @@ static int cc_count(unsigned int port, const char *cc)
 {
 	char out[256];
 
-	if (ftp_run_capture(out, sizeof(out), "ip netns exec " FTP_PAIR_A_NS
-			    " ss -tinH state established '( sport = :%u )' | "
-			    "grep -c ' %s wscale:'; true", port, cc))
+	/* the host's ss (the test VM's root is busybox), in netns ftpa */
+	if (ftp_run_capture(out, sizeof(out), "nsenter --net=/host/run/netns/"
+			    FTP_PAIR_A_NS " chroot /host /usr/bin/env "
+			    "PATH=/usr/sbin:/usr/bin:/sbin:/bin ss -tinH state "
+			    "established '( sport = :%u )' | grep -c ' %s wscale:'; "
+			    "true", port, cc))
 		return -1;
 	return atoi(out);
 }

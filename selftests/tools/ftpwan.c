@@ -59,13 +59,14 @@ static struct {
 
 struct wan_run {
 	unsigned int rtt_ms, streams;
+	bool system_cc;			/* bulk_cc "" for this run */
 	double mib_s, util;		/* util: of the cap */
 	double p50_ms, p99_ms;
 	uint64_t demand;
 	bool ok;
 };
 
-static struct wan_run runs[16];
+static struct wan_run runs[16 + 2];
 static unsigned int nr_runs;
 static int ctl;
 static char *txt, *json;
@@ -140,11 +141,13 @@ static double page_wire_ms(void)
 	return KG_PAGE_SIZE * 8.0 / opt.kbit;
 }
 
+#define BULK_CC	"/sys/module/ftpage/parameters/bulk_cc"
+
 /* The module's bulk_cc parameter, as it reads; "" is the system's. */
 static const char *bulk_cc(void)
 {
 	static char cc[32] = "?";
-	FILE *f = fopen("/sys/module/ftpage/parameters/bulk_cc", "r");
+	FILE *f = fopen(BULK_CC, "r");
 
 	if (f && fgets(cc, sizeof(cc), f))
 		cc[strcspn(cc, "\n")] = '\0';
@@ -153,8 +156,33 @@ static const char *bulk_cc(void)
 	return cc[0] ? cc : "the system's default";
 }
 
+static bool bulk_cc_set(const char *cc)
+{
+	FILE *f = fopen(BULK_CC, "w");
+	bool ok = f && fprintf(f, "%s\n", cc) > 0;
+
+	return f && !fclose(f) && ok;
+}
+
+/* The system's default congestion control in netns ftpa, or "?". */
+static const char *system_cc(void)
+{
+	static char cc[32] = "?";
+	FILE *f = NULL;
+
+	if (!ftp_netns_enter(FTP_PAIR_A_NS))
+		f = fopen("/proc/sys/net/ipv4/tcp_congestion_control", "r");
+	ftp_netns_enter(NULL);
+	if (f && fgets(cc, sizeof(cc), f))
+		cc[strcspn(cc, "\n")] = '\0';
+	if (f)
+		fclose(f);
+	return cc;
+}
+
 static void report(const char *kernel)
 {
+	char cc[32] = "";
 	double best100 = 0, worst_p99 = 0;
 	unsigned int i;
 
@@ -172,9 +200,14 @@ static void report(const char *kernel)
 		const struct wan_run *w = &runs[i];
 		double goal = 2 * (w->rtt_ms + page_wire_ms());
 
+		if (w->system_cc && !runs[i - 1].system_cc)
+			out("\nThe same with bulk_cc \"\" (the system's default, %s):\n",
+			    system_cc());
 		out("  %6u  %7u  %8.2f  %5.0f%%  %6llu  %6.1f  %7.1f  %7.1f%s\n",
 		    w->rtt_ms, w->streams, w->mib_s, 100 * w->util, U(w->demand),
 		    w->p50_ms, w->p99_ms, goal, w->ok ? "" : "  (run failed)");
+		if (w->system_cc)
+			continue;
 		if (w->rtt_ms == 100 && w->util > best100)
 			best100 = w->util;
 		if (w->rtt_ms && w->demand && w->p99_ms / goal > worst_p99)
@@ -186,6 +219,7 @@ static void report(const char *kernel)
 	out("  demand p99 / 2x(RTT + page wire time), worst  %5.2f   goal <= 1.00  %s\n",
 	    worst_p99, worst_p99 <= 1.0 ? "met" : "NOT met");
 
+	strncpy(cc, bulk_cc(), sizeof(cc) - 1);
 	fprintf(json_f, "{\n  \"kernel\": \"%s\", \"tcg\": true, \"rate_kbit\": %u, "
 		"\"mib\": %u,\n  \"runs\": [\n", kernel, opt.kbit, opt.mib);
 	for (i = 0; i < nr_runs; i++) {
@@ -193,9 +227,11 @@ static void report(const char *kernel)
 
 		fprintf(json_f, "    {\"rtt_ms\": %u, \"streams\": %u, \"mib_s\": %.3f, "
 			"\"link_util\": %.3f, \"demand_faults\": %llu, "
-			"\"demand_p50_ms\": %.3f, \"demand_p99_ms\": %.3f, \"ok\": %s}%s\n",
+			"\"demand_p50_ms\": %.3f, \"demand_p99_ms\": %.3f, "
+			"\"bulk_cc\": \"%s\", \"ok\": %s}%s\n",
 			w->rtt_ms, w->streams, w->mib_s, w->util, U(w->demand),
-			w->p50_ms, w->p99_ms, w->ok ? "true" : "false",
+			w->p50_ms, w->p99_ms, w->system_cc ? "" : cc,
+			w->ok ? "true" : "false",
 			i + 1 < nr_runs ? "," : "");
 	}
 	fprintf(json_f, "  ],\n  \"util_100ms_best\": %.3f, \"p99_goal_ratio_worst\": %.3f\n}\n",
@@ -213,6 +249,7 @@ int main(int argc, char **argv)
 	const unsigned int *rtts = rtts_full, *streams = streams_full;
 	unsigned int nr_rtts = 4, nr_streams = 4, i, j;
 	long long streams0;
+	char cc0[32] = "";
 	struct utsname un;
 	int o;
 
@@ -242,7 +279,7 @@ int main(int argc, char **argv)
 		tap_skip_all("no /dev/ftpage/control (module not loaded)");
 	txt_f = open_memstream(&txt, &txt_len);
 	json_f = open_memstream(&json, &json_len);
-	tap_plan(1 + nr_rtts * nr_streams);
+	tap_plan(1 + nr_rtts * nr_streams + (opt.smoke ? 0 : 2));
 	if (!tap_check(!ftp_pair_setup(), "pair topology: netns ftpa, ftpb"))
 		return tap_finish();
 	streams0 = ftp_param_get("streams");
@@ -255,6 +292,18 @@ int main(int argc, char **argv)
 			one_run(w, nr_runs++);
 		}
 	}
+	/* bulk_cc against the system's default: 2 streams, 10 and 100 ms */
+	strncpy(cc0, bulk_cc(), sizeof(cc0) - 1);
+	for (i = 0; !opt.smoke && i < 2 && bulk_cc_set(""); i++) {
+		struct wan_run *w = &runs[nr_runs];
+
+		w->rtt_ms = i ? 100 : 10;
+		w->streams = 2;
+		w->system_cc = true;
+		one_run(w, nr_runs++);
+	}
+	if (!opt.smoke && !bulk_cc_set(strcmp(cc0, "the system's default") ? cc0 : ""))
+		tap_diag("bulk_cc not restored to %s", cc0);
 	ftp_pair_netem(NULL);
 	if (streams0 > 0)
 		ftp_param_set("streams", streams0);
