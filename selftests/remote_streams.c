@@ -77,8 +77,11 @@ static int cc_count(unsigned int port, const char *cc)
 	const char *p;
 	int n = 0;
 
-	/* the host's ss (the test VM's root is busybox), in netns ftpa */
-	if (ftp_run_capture(out, sizeof(out), "nsenter --net=/host/run/netns/"
+	/*
+	 * The host's ss (the test VM's root is busybox), in netns ftpa; it
+	 * needs tcp_diag (without, it reads /proc/net/tcp: no names).
+	 */
+	if (ftp_run_capture(out, sizeof(out), "modprobe tcp_diag && nsenter --net=/host/run/netns/"
 			    FTP_PAIR_A_NS " chroot /host /usr/bin/env "
 			    "PATH=/usr/sbin:/usr/bin:/sbin:/bin ss -tin state "
 			    "established '( sport = :%u )' 2>&1", port))

@@ -47,7 +47,8 @@ BAD_RE='WARNING:|BUG:|Oops|general protection fault|blocked for more than|soft l
 BASE_VERSION=1
 BASE_MODULES="kvm_amd virtio_net net_failover failover virtio_ring virtio
 virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci 9pnet 9pnet_virtio netfs
-fscache 9p veth sch_netem sch_tbf gcm ctr ghash_generic aesni_intel tcp_bbr"
+fscache 9p veth sch_netem sch_tbf gcm ctr ghash_generic aesni_intel tcp_bbr
+tcp_diag"
 
 usage() {
 	sed -n '3,37s/^# \{0,1\}//p' "$0" >&2
