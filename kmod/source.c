@@ -565,6 +565,15 @@ static int ftp_source_claim_bound(struct ftp_source *src,
 		return -EBUSY;
 	if (src->expired)		/* rolling back */
 		return -ESTALE;
+	/*
+	 * A late handshake from before the destination's latest reconnect
+	 * (its generation older than a live channel's) must not replace
+	 * that: the destination has given the connection up already.
+	 */
+	list_for_each_entry(o, &src->conns, node)
+		if (o != c && o->kind && !READ_ONCE(o->done) &&
+		    (s16)(c->gen - o->gen) < 0)
+			return -EBUSY;
 	c->kind = chan;
 	list_for_each_entry(o, &src->conns, node)
 		if (ftp_source_supersedes(c, o))
