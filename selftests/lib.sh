@@ -425,8 +425,11 @@ e2e_src_begin() {
 		ftpagectl serve vm0 --listen "$TWOVM_A_ADDR" --no-push --key-file "$E2E_KEY" ||
 			ktap_bail "serve --no-push"
 	fi
+	# emptied before the background start: the loop below must not read a
+	# previous migration's "device state sent" before the shell truncates it
+	: >/tmp/migrate.out
 	ftpagectl migrate --key-file "$E2E_KEY" --qmp "/host$E2E_QMP" --listen "$TWOVM_A_ADDR:$E2E_CTL_PORT" \
-		>/tmp/migrate.out 2>&1 &
+		>>/tmp/migrate.out 2>&1 &
 	MIG_PID=$!
 	while ! grep -q 'device state sent' /tmp/migrate.out && kill -0 "$MIG_PID" 2>/dev/null &&
 		[ "$(e2e_left)" -gt 120 ]; do

@@ -14,7 +14,7 @@
 #
 # --fail dest|link (make demo FAIL=...): the failure demos run the tests
 # e2e_fail_dest (VM b is killed during post-copy) / e2e_fail_link (the
-# link is cut for longer than rollback_after_ms): the source
+# link is cut for longer than rollback_after_ms, then briefly): the source
 # kernel rolls back and the guest runs on the source again.
 
 set -euo pipefail
