@@ -237,8 +237,8 @@ static int ftp_dest_rx_one(struct ftp_dest_chan *c)
 			return -EPROTO;
 		ftp_dest_done_acked(d);
 		return 0;
-	case FTP_MSG_EPOCH_ACK:
-		return c->kind == FTP_CHAN_JOURNAL ?
+	case FTP_MSG_EPOCH_ACK:		/* on journal stream 0 */
+		return c->kind == FTP_CHAN_JOURNAL && !c->stream ?
 			ftp_journal_ack(d->r, le64_to_cpu(m.epoch.epoch)) : -EPROTO;
 	case FTP_MSG_ERROR:
 		pr_warn_ratelimited("region %s: source reports: %s\n", d->r->name,
@@ -513,10 +513,12 @@ int ftp_dest_init(struct ftp_region *r)
 	}
 	d->r = r;
 	d->demand = (struct ftp_dest_chan){ .d = d, .kind = FTP_CHAN_DEMAND };
-	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++)
+	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++) {
 		d->bulk[i] = (struct ftp_dest_chan){ .d = d, .kind = FTP_CHAN_BULK,
 						     .stream = i };
-	d->journal = (struct ftp_dest_chan){ .d = d, .kind = FTP_CHAN_JOURNAL };
+		d->journal[i] = (struct ftp_dest_chan){ .d = d, .stream = i,
+							.kind = FTP_CHAN_JOURNAL };
+	}
 	mutex_init(&d->send_lock);
 	mutex_init(&d->pending_lock);
 	mutex_init(&d->link_lock);
@@ -552,13 +554,13 @@ void ftp_dest_status(struct ftp_region *r, struct ftpage_status *st)
 	st->pages_known = atomic64_read(&r->known_count);
 	st->connected = atomic_read(&d->connected);
 	st->reconnects = atomic64_read(&d->reconnects);
-	st->bytes_rx = atomic64_read(&d->demand.fs.bytes_rx) +
-		       atomic64_read(&d->journal.fs.bytes_rx);
-	st->bytes_tx = atomic64_read(&d->demand.fs.bytes_tx) +
-		       atomic64_read(&d->journal.fs.bytes_tx);
+	st->bytes_rx = atomic64_read(&d->demand.fs.bytes_rx);
+	st->bytes_tx = atomic64_read(&d->demand.fs.bytes_tx);
 	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++) {
-		st->bytes_rx += atomic64_read(&d->bulk[i].fs.bytes_rx);
-		st->bytes_tx += atomic64_read(&d->bulk[i].fs.bytes_tx);
+		st->bytes_rx += atomic64_read(&d->bulk[i].fs.bytes_rx) +
+				atomic64_read(&d->journal[i].fs.bytes_rx);
+		st->bytes_tx += atomic64_read(&d->bulk[i].fs.bytes_tx) +
+				atomic64_read(&d->journal[i].fs.bytes_tx);
 	}
 	if (READ_ONCE(d->encrypt))
 		st->status_flags |= FTPAGE_STATUS_ENCRYPTED;

@@ -35,7 +35,7 @@ struct ftp_dest_chan {
 	struct ftp_sock fs;
 	struct task_struct *rx;	/* receive thread, referenced */
 	enum ftp_channel kind;
-	u8 stream;		/* bulk: index among the streams */
+	u8 stream;		/* bulk, journal: index among the streams */
 	u8 session_key[FTP_AUTH_MAC_LEN];	/* from the handshake */
 	struct work_struct open_work;	/* ftp_dest_open_all(), which waits */
 	int open_ret;			/* its result */
@@ -56,9 +56,11 @@ struct ftp_dest {
 	 */
 	struct ftp_dest_chan demand;
 	struct ftp_dest_chan bulk[FTP_PROTO_MAX_STREAMS];	/* the push */
+	/* Epochs to the source (journal.c), striped over the streams. */
+	struct ftp_dest_chan journal[FTP_PROTO_MAX_STREAMS];
 	unsigned int nr_bulk;		/* streams open: 1, or @streams if the
 					 * source agreed */
-	struct ftp_dest_chan journal;	/* epochs to the source (journal.c) */
+	unsigned int nr_journal;	/* as many, if the source agreed, or 1 */
 	struct mutex send_lock;		/* serialises sends on demand.fs
 					 * (tx, keeper, complete_work, DONE)
 					 * and its release */

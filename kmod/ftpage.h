@@ -221,7 +221,8 @@ static inline bool ftp_dest_page_known(struct ftp_region *r, pgoff_t index)
 /* journal.c: epochs committed from the destination to the source */
 int ftp_journal_init(struct ftp_region *r);
 void ftp_journal_uninit(struct ftp_region *r);
-int ftp_journal_start(struct ftp_region *r, struct ftp_sock *fs, u64 committed);
+int ftp_journal_start(struct ftp_region *r, struct ftp_sock **fs,
+		      unsigned int nr, u64 committed);
 void ftp_journal_pause(struct ftp_region *r);
 void ftp_journal_break(struct ftp_region *r);
 void ftp_journal_stop(struct ftp_region *r);
@@ -233,7 +234,13 @@ int ftp_journal_commit(struct ftp_region *r, u64 ustate, u64 state_len,
 		       u32 flags, u64 *epoch, u64 *pages);
 int ftp_journal_ack(struct ftp_region *r, u64 epoch);
 void ftp_journal_status(struct ftp_region *r, struct ftpage_status *st);
-int ftp_stage_serve(struct ftp_region *r, struct ftp_sock *fs);
+
+/* stage.c: a source staging and applying those epochs */
+struct ftp_stage;
+struct ftp_stage *ftp_stage_new(struct ftp_region *r);
+void ftp_stage_free(struct ftp_stage *s);
+int ftp_stage_serve(struct ftp_stage *s, struct ftp_sock *fs, u16 gen,
+		    unsigned int stream);
 
 /* ctl.c */
 extern const struct file_operations ftp_ctl_fops;

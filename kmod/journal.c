@@ -8,18 +8,15 @@
  * @seal_sem held for writing it takes @dirty as the epoch's page @map and
  * write-protects those pages (folio_mkclean), so the next write to one of
  * them comes back through ->page_mkwrite, which copies the page first while
- * it is still unacknowledged (copy-before-write). The streamer thread
- * sends each page (its copy, or the page itself if unchanged since the
- * seal), the state blob and a commit record on the journal channel; the
- * source acknowledges once it applied the epoch, and the epoch is freed.
- * Until then it can be sent again whole: after a reconnect, streaming
- * resumes at the first epoch the source has not applied.
- *
- * Source. The journal connection stages an epoch (pages and blob) and
- * applies it, under r->lock, only when its commit record arrived and
- * everything it announced is there; a partial epoch is dropped with the
- * connection. ROLLBACK takes r->lock too, so it sees a region at an epoch
- * boundary: the frozen image plus every applied epoch.
+ * it is still unacknowledged (copy-before-write). The epoch goes out
+ * striped over the journal streams, one thread each: stream 0 sends
+ * EPOCH_BEGIN, then every stream takes chunks of the epoch's pages and
+ * sends them (a page's copy, or the page itself if unchanged since the
+ * seal); once all are done, stream 0 sends the state blob and the commit
+ * record. The source (stage.c) acknowledges once it applied the epoch, and
+ * the epoch is freed. Until then it can be sent again whole: after a
+ * reconnect, streaming resumes at the first epoch the source has not
+ * applied.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -45,6 +42,18 @@ struct ftp_epoch {
 	bool sent;			/* streamed; waiting for the ack */
 };
 
+/* Pages a journal stream takes from an epoch's map at once. */
+#define FTP_JOURNAL_CHUNK	1024
+
+/* A journal stream: one connection to the source, and its thread. */
+struct ftp_jstream {
+	struct ftp_journal *j;
+	struct ftp_sock *fs;		/* the channel (dest.c owns it) */
+	struct task_struct *task;	/* referenced */
+	void *bounce;			/* one page */
+	unsigned long round;		/* streams 1..: the last round joined */
+};
+
 struct ftp_journal {
 	struct ftp_region *r;
 	/*
@@ -56,26 +65,23 @@ struct ftp_journal {
 	unsigned long *dirty;
 	struct list_head epochs;	/* oldest first */
 	u64 sealed;			/* last epoch sealed */
-	u64 streamed;			/* last epoch streamed (streamer only) */
+	u64 streamed;			/* last epoch streamed (stream 0 only) */
 	u64 committed;			/* last epoch acknowledged */
 	atomic64_t bytes;		/* sealed, not acknowledged */
 	bool broken;			/* the journal cannot reach the source */
-	wait_queue_head_t wq;		/* streamer: work; COMMIT_WAIT: acks */
-	struct ftp_sock *fs;		/* the journal channel (dest.c owns it) */
-	struct task_struct *task;	/* the streamer, referenced */
-	void *bounce;			/* one page, streamer only */
-};
-
-/* The state a source stages an incoming epoch in. */
-struct ftp_stage {
-	u64 n;				/* 0: no epoch begun */
-	bool skip;			/* @n was applied already: only ack it */
-	u64 pages;
-	u64 state_len;
-	struct xarray staged;		/* index -> page */
-	u64 nr_staged;
-	void *state;
-	u64 got_state;			/* blob bytes received, in order */
+	wait_queue_head_t wq;		/* streams: work; COMMIT_WAIT: acks */
+	struct ftp_jstream st[FTP_PROTO_MAX_STREAMS];
+	unsigned int nr_st;		/* streams of this connection */
+	/*
+	 * The epoch being striped: stream 0 sets @cur and @cursor, then
+	 * bumps @round (release); each stream takes chunks from @cursor, and
+	 * the last of @busy to finish wakes stream 0. @cur lives until its
+	 * ack, which only comes after the commit record.
+	 */
+	struct ftp_epoch *cur;
+	unsigned long round;
+	atomic_long_t cursor;
+	atomic_t busy;
 };
 
 static void ftp_free_pages_xa(struct xarray *xa)
@@ -292,13 +298,13 @@ static struct ftp_epoch *ftp_journal_next(struct ftp_journal *j)
 }
 
 /*
- * Page @i of @e as sealed, into the bounce page: its copy, or the page
+ * Page @i of @e as sealed, into @s's bounce page: its copy, or the page
  * itself, unchanged since (under the folio lock a writer copies it first).
  */
-static int ftp_journal_take_page(struct ftp_journal *j, struct ftp_epoch *e,
+static int ftp_journal_take_page(struct ftp_jstream *s, struct ftp_epoch *e,
 				 unsigned long i)
 {
-	struct folio *folio = ftp_page_lookup(j->r, i);
+	struct folio *folio = ftp_page_lookup(s->j->r, i);
 	struct page *copy;
 
 	if (!folio)
@@ -306,15 +312,54 @@ static int ftp_journal_take_page(struct ftp_journal *j, struct ftp_epoch *e,
 	folio_lock(folio);
 	copy = xa_load(&e->copies, i);
 	if (copy)
-		memcpy_from_page(j->bounce, copy, 0, PAGE_SIZE);
+		memcpy_from_page(s->bounce, copy, 0, PAGE_SIZE);
 	else
-		memcpy_from_page(j->bounce, folio_page(folio, 0), 0, PAGE_SIZE);
+		memcpy_from_page(s->bounce, folio_page(folio, 0), 0, PAGE_SIZE);
 	folio_unlock(folio);
 	folio_put(folio);
 	return 0;
 }
 
-static int ftp_journal_send_state(struct ftp_journal *j, struct ftp_epoch *e)
+/* Send chunks of @e's pages on @s until no chunk is left. */
+static int ftp_journal_send_share(struct ftp_jstream *s, struct ftp_epoch *e)
+{
+	struct ftp_journal *j = s->j;
+	struct ftp_msg_epoch_page pg = { .epoch = cpu_to_le64(e->n) };
+	unsigned long nr = j->r->nr_pages, start, end, i;
+	int ret;
+
+	for (;;) {
+		/* (stopped: the others may be gone, do not send all alone) */
+		if (kthread_should_stop())
+			return -EINTR;
+		start = atomic_long_fetch_add(FTP_JOURNAL_CHUNK, &j->cursor);
+		if (start >= nr)
+			return 0;
+		end = min(start + FTP_JOURNAL_CHUNK, nr);
+		for (i = find_next_bit(e->map, end, start); i < end;
+		     i = find_next_bit(e->map, end, i + 1)) {
+			ret = ftp_journal_take_page(s, e, i);
+			if (ret)
+				return ret;
+			pg.pgoff = cpu_to_le64(i);
+			ret = ftp_send_msg(s->fs, FTP_MSG_EPOCH_PAGE, 0, &pg,
+					   sizeof(pg), s->bounce,
+					   FTP_PROTO_PAGE_SIZE);
+			if (ret)
+				return ret;
+			cond_resched();
+		}
+	}
+}
+
+/* A stream sent its share of the current epoch; the last wakes stream 0. */
+static void ftp_journal_share_done(struct ftp_journal *j)
+{
+	if (atomic_dec_and_test(&j->busy))
+		wake_up_all(&j->wq);
+}
+
+static int ftp_journal_send_state(struct ftp_jstream *s, struct ftp_epoch *e)
 {
 	struct ftp_msg_epoch_state m = { .epoch = cpu_to_le64(e->n) };
 	u64 off;
@@ -323,12 +368,12 @@ static int ftp_journal_send_state(struct ftp_journal *j, struct ftp_epoch *e)
 
 	for (off = 0; off < e->state_len; off += len) {
 		len = min_t(u64, FTP_PROTO_PAGE_SIZE, e->state_len - off);
-		memcpy(j->bounce, e->state + off, len);
-		memset(j->bounce + len, 0, FTP_PROTO_PAGE_SIZE - len);
+		memcpy(s->bounce, e->state + off, len);
+		memset(s->bounce + len, 0, FTP_PROTO_PAGE_SIZE - len);
 		m.offset = cpu_to_le64(off);
 		m.len = cpu_to_le32(len);
-		ret = ftp_send_msg(j->fs, FTP_MSG_EPOCH_STATE, 0, &m, sizeof(m),
-				   j->bounce, FTP_PROTO_PAGE_SIZE);
+		ret = ftp_send_msg(s->fs, FTP_MSG_EPOCH_STATE, 0, &m, sizeof(m),
+				   s->bounce, FTP_PROTO_PAGE_SIZE);
 		if (ret)
 			return ret;
 		cond_resched();
@@ -336,64 +381,101 @@ static int ftp_journal_send_state(struct ftp_journal *j, struct ftp_epoch *e)
 	return 0;
 }
 
-static int ftp_journal_send_epoch(struct ftp_journal *j, struct ftp_epoch *e)
+/*
+ * Stream 0: announce @e, have every stream send a share of its pages, and
+ * once they all did, send the blob and the commit record.
+ */
+static int ftp_journal_send_epoch(struct ftp_jstream *s, struct ftp_epoch *e)
 {
+	struct ftp_journal *j = s->j;
 	struct ftp_msg_epoch rec = {
 		.epoch = cpu_to_le64(e->n),
 		.pages = cpu_to_le64(e->pages),
 		.state_len = cpu_to_le64(e->state_len),
 	};
-	struct ftp_msg_epoch_page pg = { .epoch = cpu_to_le64(e->n) };
-	unsigned long i;
 	int ret;
 
-	ret = ftp_send_msg(j->fs, FTP_MSG_EPOCH_BEGIN, 0, &rec, sizeof(rec), NULL, 0);
-	for_each_set_bit(i, e->map, j->r->nr_pages) {
-		if (ret)
-			return ret;
-		ret = ftp_journal_take_page(j, e, i);
-		if (ret)
-			return ret;
-		pg.pgoff = cpu_to_le64(i);
-		ret = ftp_send_msg(j->fs, FTP_MSG_EPOCH_PAGE, 0, &pg, sizeof(pg),
-				   j->bounce, FTP_PROTO_PAGE_SIZE);
-		cond_resched();
-	}
-	if (!ret)
-		ret = ftp_journal_send_state(j, e);
+	ret = ftp_send_msg(s->fs, FTP_MSG_EPOCH_BEGIN, 0, &rec, sizeof(rec),
+			   NULL, 0);
+	if (ret)
+		return ret;
+	j->cur = e;
+	atomic_long_set(&j->cursor, 0);
+	atomic_set(&j->busy, j->nr_st);
+	smp_store_release(&j->round, j->round + 1);
+	wake_up_all(&j->wq);
+	ret = ftp_journal_send_share(s, e);
+	if (ret)
+		return ret;
+	ftp_journal_share_done(j);
+	/* A stream that fails leaves @busy up: the keeper stops us. */
+	wait_event_interruptible(j->wq, kthread_should_stop() ||
+				 !atomic_read(&j->busy));
+	if (kthread_should_stop())
+		return -EINTR;
+	ret = ftp_journal_send_state(s, e);
 	if (ret)
 		return ret;
 	/* Before the commit record: its ack may come back at once. */
 	WRITE_ONCE(e->sent, true);
-	return ftp_send_msg(j->fs, FTP_MSG_EPOCH_COMMIT, 0, &rec, sizeof(rec),
+	return ftp_send_msg(s->fs, FTP_MSG_EPOCH_COMMIT, 0, &rec, sizeof(rec),
 			    NULL, 0);
+}
+
+/* Stream 0: each epoch in turn, as soon as it is sealed. */
+static int ftp_journal_lead(struct ftp_jstream *s)
+{
+	struct ftp_journal *j = s->j;
+	struct ftp_epoch *e;
+	int ret;
+	u64 n;
+
+	for (;;) {
+		wait_event_interruptible(j->wq, kthread_should_stop() ||
+					 READ_ONCE(j->sealed) > j->streamed);
+		if (kthread_should_stop())
+			return 0;
+		e = ftp_journal_next(j);
+		if (WARN_ON_ONCE(!e))
+			return -EINVAL;
+		/* Once sent, the ack may free @e at any time. */
+		n = e->n;
+		ret = ftp_journal_send_epoch(s, e);
+		if (ret)
+			return ret;
+		j->streamed = n;
+	}
+}
+
+/* The other streams: a share of each epoch stream 0 announces. */
+static int ftp_journal_help(struct ftp_jstream *s)
+{
+	struct ftp_journal *j = s->j;
+	int ret;
+
+	for (;;) {
+		wait_event_interruptible(j->wq, kthread_should_stop() ||
+					 READ_ONCE(j->round) != s->round);
+		if (kthread_should_stop())
+			return 0;
+		/* Stream 0 waits for our share: one round at a time. */
+		s->round = smp_load_acquire(&j->round);
+		ret = ftp_journal_send_share(s, j->cur);
+		if (ret)
+			return ret;
+		ftp_journal_share_done(j);
+	}
 }
 
 static int ftp_journal_thread(void *arg)
 {
-	struct ftp_journal *j = arg;
-	struct ftp_epoch *e;
-	int ret = 0;
-	u64 n;
+	struct ftp_jstream *s = arg;
+	int ret;
 
-	while (!kthread_should_stop()) {
-		wait_event_interruptible(j->wq, kthread_should_stop() ||
-					 READ_ONCE(j->sealed) > j->streamed);
-		if (kthread_should_stop())
-			break;
-		e = ftp_journal_next(j);
-		if (WARN_ON_ONCE(!e))
-			break;
-		/* Once sent, the ack may free @e at any time. */
-		n = e->n;
-		ret = ftp_journal_send_epoch(j, e);
-		if (ret) {
-			/* Sent again whole once the link is back. */
-			ftp_dest_link_lost(j->r->dst, "journal", ret);
-			break;
-		}
-		j->streamed = n;
-	}
+	ret = s == &s->j->st[0] ? ftp_journal_lead(s) : ftp_journal_help(s);
+	/* Sent again whole once the link is back. */
+	if (ret && !kthread_should_stop())
+		ftp_dest_link_lost(s->j->r->dst, "journal", ret);
 	ftp_thread_idle_until_stop();
 	return ret;
 }
@@ -466,31 +548,46 @@ static int ftp_journal_rewind(struct ftp_journal *j, u64 committed)
 }
 
 /*
- * Stream epochs on @fs, the journal channel just (re)connected; the source
- * has applied up to @committed.
+ * Stream epochs on the @nr journal channels @fs just (re)connected; the
+ * source has applied up to @committed.
  */
-int ftp_journal_start(struct ftp_region *r, struct ftp_sock *fs, u64 committed)
+int ftp_journal_start(struct ftp_region *r, struct ftp_sock **fs,
+		      unsigned int nr, u64 committed)
 {
 	struct ftp_journal *j = r->jr;
+	unsigned int i;
 	int ret;
 
-	if (WARN_ON_ONCE(j->task))
-		return -EBUSY;
+	if (WARN_ON_ONCE(j->st[0].task || !nr || nr > FTP_PROTO_MAX_STREAMS))
+		return -EINVAL;
 	ret = ftp_journal_rewind(j, committed);
 	if (ret)
 		return ret;
-	j->fs = fs;
-	return ftp_thread_start(&j->task, ftp_journal_thread, j,
-				"ftpage-journal", r->name, true);
+	j->nr_st = nr;
+	for (i = 0; i < nr; i++) {
+		j->st[i].fs = fs[i];
+		j->st[i].round = j->round;
+	}
+	/* On failure the caller closes the channels, then pauses us. */
+	for (i = 0; i < nr; i++) {
+		ret = ftp_thread_start(&j->st[i].task, ftp_journal_thread,
+				       &j->st[i], "ftpage-journal", r->name, true);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
-/* The journal channel is being closed: stop streaming, keep the epochs. */
+/* The journal channels are being closed: stop streaming, keep the epochs. */
 void ftp_journal_pause(struct ftp_region *r)
 {
 	struct ftp_journal *j = r->jr;
+	unsigned int i;
 
-	if (j)
-		ftp_thread_stop(&j->task);
+	if (!j)
+		return;
+	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++)
+		ftp_thread_stop(&j->st[i].task);
 }
 
 /* For good (abandoned, destroyed): COMMIT_WAIT callers stop waiting. */
@@ -510,42 +607,55 @@ void ftp_journal_stop(struct ftp_region *r)
 	ftp_journal_pause(r);
 }
 
+/* Free @j and its epochs; its threads are stopped. */
+static void ftp_journal_free(struct ftp_journal *j)
+{
+	struct ftp_epoch *e, *tmp;
+	unsigned int i;
+
+	list_for_each_entry_safe(e, tmp, &j->epochs, node)
+		ftp_epoch_free(e);
+	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++)
+		kfree(j->st[i].bounce);
+	kvfree(j->dirty);
+	kfree(j);
+}
+
 int ftp_journal_init(struct ftp_region *r)
 {
 	struct ftp_journal *j;
+	unsigned int i;
 
 	j = kzalloc(sizeof(*j), GFP_KERNEL);
 	if (!j)
 		return -ENOMEM;
+	INIT_LIST_HEAD(&j->epochs);
 	j->dirty = ftp_bitmap_alloc(r);
-	j->bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
-	if (!j->dirty || !j->bounce) {
-		kvfree(j->dirty);
-		kfree(j->bounce);
-		kfree(j);
-		return -ENOMEM;
+	if (!j->dirty)
+		goto err_free;
+	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++) {
+		j->st[i].j = j;
+		j->st[i].bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
+		if (!j->st[i].bounce)
+			goto err_free;
 	}
 	j->r = r;
 	init_rwsem(&j->seal_sem);
-	INIT_LIST_HEAD(&j->epochs);
 	init_waitqueue_head(&j->wq);
 	r->jr = j;
 	return 0;
+
+err_free:
+	ftp_journal_free(j);
+	return -ENOMEM;
 }
 
 void ftp_journal_uninit(struct ftp_region *r)
 {
-	struct ftp_journal *j = r->jr;
-	struct ftp_epoch *e, *tmp;
-
-	if (!j)
+	if (!r->jr)
 		return;
 	ftp_journal_stop(r);
-	list_for_each_entry_safe(e, tmp, &j->epochs, node)
-		ftp_epoch_free(e);
-	kvfree(j->dirty);
-	kfree(j->bounce);
-	kfree(j);
+	ftp_journal_free(r->jr);
 	r->jr = NULL;
 }
 
@@ -556,207 +666,4 @@ void ftp_journal_status(struct ftp_region *r, struct ftpage_status *st)
 	st->epoch = READ_ONCE(j->sealed);
 	st->committed_epoch = READ_ONCE(j->committed);
 	st->journal_bytes = atomic64_read(&j->bytes);
-}
-
-/* ---- source: staging and applying epochs ---------------------------- */
-
-static void ftp_stage_reset(struct ftp_region *r, struct ftp_stage *s)
-{
-	ftp_free_pages_xa(&s->staged);
-	xa_init(&s->staged);
-	kvfree(s->state);
-	s->state = NULL;
-	s->n = 0;
-	s->skip = false;
-	s->nr_staged = 0;
-	s->got_state = 0;
-	atomic64_set(&r->staged_bytes, 0);
-}
-
-/* Apply a complete epoch, atomically with respect to ROLLBACK. */
-static int ftp_stage_apply(struct ftp_region *r, struct ftp_stage *s)
-{
-	struct page *page;
-	unsigned long i;
-	void *p;
-	int ret = 0;
-
-	mutex_lock(&r->lock);
-	if (r->state != FTPAGE_STATE_FROZEN && r->state != FTPAGE_STATE_COMPLETE) {
-		ret = -ESHUTDOWN;	/* rolled back or destroyed meanwhile */
-		goto out_unlock;
-	}
-	/* Applied meanwhile by a connection this one replaced: ack it. */
-	if (s->n <= r->committed_epoch)
-		goto out_unlock;
-	if (s->n != r->committed_epoch + 1) {
-		ret = -EPROTO;
-		goto out_unlock;
-	}
-	/*
-	 * First make sure every target page exists (this may fail, and
-	 * changes no content); then copy, which cannot fail: the region never
-	 * holds half an epoch. Nothing truncates a source under r->lock.
-	 */
-	xa_for_each(&s->staged, i, page) {
-		ret = ftp_page_store(r, i, NULL);
-		if (ret)
-			goto out_unlock;
-		cond_resched();
-	}
-	xa_for_each(&s->staged, i, page) {
-		p = kmap_local_page(page);
-		ret = ftp_page_store(r, i, p);
-		kunmap_local(p);
-		if (WARN_ON_ONCE(ret))
-			goto out_unlock;
-		cond_resched();
-	}
-	kvfree(r->committed_state);
-	r->committed_state = s->state;
-	r->committed_state_len = s->state_len;
-	s->state = NULL;
-	WRITE_ONCE(r->committed_epoch, s->n);
-out_unlock:
-	mutex_unlock(&r->lock);
-	return ret;
-}
-
-static int ftp_stage_ack(struct ftp_region *r, struct ftp_sock *fs,
-			 struct ftp_stage *s)
-{
-	struct ftp_msg_epoch ack = { .epoch = cpu_to_le64(s->n) };
-
-	ftp_stage_reset(r, s);
-	return ftp_send_msg(fs, FTP_MSG_EPOCH_ACK, 0, &ack, sizeof(ack), NULL, 0);
-}
-
-/* An epoch applied already: read its messages, ack its commit record. */
-static int ftp_stage_skip(struct ftp_region *r, struct ftp_sock *fs,
-			  struct ftp_stage *s, unsigned int type, void *buf)
-{
-	if (type == FTP_MSG_EPOCH_COMMIT)
-		return ftp_stage_ack(r, fs, s);
-	return ftp_recv_page(fs, buf);
-}
-
-static int ftp_stage_msg(struct ftp_region *r, struct ftp_sock *fs,
-			 struct ftp_stage *s, unsigned int type,
-			 const union ftp_msg_fixed *m, void *buf)
-{
-	struct page *page, *old = NULL;
-	void *p;
-	u64 n;
-	int ret;
-
-	/* Every journal message starts with its epoch number. */
-	if (type < FTP_MSG_EPOCH_BEGIN || type > FTP_MSG_EPOCH_COMMIT)
-		return -EPROTO;
-	n = le64_to_cpu(m->epoch.epoch);
-	if (type == FTP_MSG_EPOCH_BEGIN) {
-		if (s->n || n > READ_ONCE(r->committed_epoch) + 1)
-			return -EPROTO;
-		s->n = n;
-		/* Sent again after a reconnect that lost its ack. */
-		s->skip = n <= READ_ONCE(r->committed_epoch);
-		if (s->skip)
-			return 0;
-		s->pages = le64_to_cpu(m->epoch.pages);
-		s->state_len = le64_to_cpu(m->epoch.state_len);
-		WRITE_ONCE(r->staging_epoch, n);
-		if (s->state_len) {
-			s->state = kvzalloc(s->state_len, GFP_KERNEL);
-			if (!s->state)
-				return -ENOMEM;
-		}
-		return 0;
-	}
-	if (!s->n || n != s->n)
-		return -EPROTO;
-	if (s->skip)
-		return ftp_stage_skip(r, fs, s, type, buf);
-
-	switch (type) {
-	case FTP_MSG_EPOCH_PAGE:
-		/* No more pages than announced: staging memory is bounded. */
-		if (s->nr_staged >= s->pages &&
-		    !xa_load(&s->staged, le64_to_cpu(m->epoch_page.pgoff)))
-			return -EPROTO;
-		page = alloc_page(GFP_HIGHUSER);
-		if (!page)
-			return -ENOMEM;
-		p = kmap_local_page(page);
-		ret = ftp_recv_page(fs, p);
-		kunmap_local(p);
-		if (!ret)
-			old = xa_store(&s->staged, le64_to_cpu(m->epoch_page.pgoff),
-				       page, GFP_KERNEL);
-		if (ret || xa_is_err(old)) {
-			__free_page(page);
-			return ret ?: xa_err(old);
-		}
-		if (old)
-			__free_page(old);
-		else
-			s->nr_staged++;
-		atomic64_add(PAGE_SIZE, &r->staged_bytes);
-		return 0;
-	case FTP_MSG_EPOCH_STATE:
-		ret = ftp_recv_page(fs, buf);
-		if (ret)
-			return ret;
-		/* Chunks come in order, so none can be missing at COMMIT. */
-		if (le64_to_cpu(m->epoch_state.offset) != s->got_state ||
-		    le32_to_cpu(m->epoch_state.len) > s->state_len - s->got_state)
-			return -EPROTO;
-		memcpy(s->state + s->got_state, buf, le32_to_cpu(m->epoch_state.len));
-		s->got_state += le32_to_cpu(m->epoch_state.len);
-		atomic64_add(le32_to_cpu(m->epoch_state.len), &r->staged_bytes);
-		return 0;
-	case FTP_MSG_EPOCH_COMMIT:
-		if (le64_to_cpu(m->epoch.pages) != s->pages ||
-		    s->nr_staged != s->pages ||
-		    le64_to_cpu(m->epoch.state_len) != s->state_len ||
-		    s->got_state != s->state_len)
-			return -EPROTO;
-		ret = ftp_stage_apply(r, s);
-		if (ret)
-			return ret;
-		pr_info("region %s: applied epoch %llu (%llu pages, %llu state bytes)\n",
-			r->name, n, s->pages, s->state_len);
-		return ftp_stage_ack(r, fs, s);
-	default:
-		return -EPROTO;
-	}
-}
-
-/*
- * Serve the journal channel of a source until it fails. A partial epoch
- * is dropped with the connection, never applied.
- */
-int ftp_stage_serve(struct ftp_region *r, struct ftp_sock *fs)
-{
-	struct ftp_proto_limits lim = { .nr_pages = r->nr_pages };
-	struct ftp_stage s = { 0 };
-	union ftp_msg_fixed m;
-	struct ftp_hdr h;
-	void *buf;
-	int ret;
-
-	buf = kmalloc(FTP_PROTO_PAGE_SIZE, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	xa_init(&s.staged);
-	do {
-		ret = ftp_recv_msg(fs, &h, &m, &lim);
-		if (ret > 0)
-			ret = ftp_stage_msg(r, fs, &s, ret, &m, buf);
-	} while (!ret && !kthread_should_stop());
-	if (s.n)
-		pr_warn("region %s: epoch %llu dropped unapplied (%d)\n", r->name,
-			s.n, ret);
-	ftp_stage_reset(r, &s);
-	xa_destroy(&s.staged);
-	kfree(buf);
-	return ret;
 }

@@ -3,7 +3,7 @@
  * Destination link: attaching to the source, keeping the lease, and
  * coming back after a transient loss.
  *
- * PULL opens the channels (demand, the bulk streams, journal) and obtains a
+ * PULL opens the channels (demand, the bulk and journal streams) and obtains a
  * first lease. Then the keeper thread owns them: every lease/4 it sends a
  * heartbeat, which the source answers with a LEASE valid from the
  * heartbeat's send time. Faults and writes check the lease (fault.c); when
@@ -262,6 +262,13 @@ static int ftp_dest_authenticate(struct ftp_dest_chan *c,
 	return ret;
 }
 
+/* The source agreed to @features: open as many push and journal streams. */
+static void ftp_dest_count_streams(struct ftp_dest *d, u64 features)
+{
+	d->nr_bulk = features & FTP_PROTO_FEAT_STREAMS ? d->streams : 1;
+	d->nr_journal = features & FTP_PROTO_FEAT_JSTREAMS ? d->nr_bulk : 1;
+}
+
 /* Send HELLO on a connected channel and wait for HELLO_ACK (and AUTH). */
 static int ftp_dest_handshake(struct ftp_dest_chan *c)
 {
@@ -281,7 +288,8 @@ static int ftp_dest_handshake(struct ftp_dest_chan *c)
 
 	strscpy((char *)hello.region, d->source_name, sizeof(hello.region));
 	if (d->streams > 1)
-		hello.features |= cpu_to_le64(FTP_PROTO_FEAT_STREAMS);
+		hello.features |= cpu_to_le64(FTP_PROTO_FEAT_STREAMS |
+					      FTP_PROTO_FEAT_JSTREAMS);
 	ftp_auth_hello(d->auth, &hello, d->encrypt);
 	ret = ftp_send_msg(&c->fs, FTP_MSG_HELLO, 0, &hello, sizeof(hello), NULL, 0);
 	ftp_sock_set_deadline(&c->fs, FTP_HANDSHAKE_TIMEOUT_MS);
@@ -308,12 +316,12 @@ static int ftp_dest_handshake(struct ftp_dest_chan *c)
 		goto out;
 	}
 	ret = ftp_dest_authenticate(c, &hello, &m.ack);
-	if (!ret && c->kind == FTP_CHAN_JOURNAL)
+	/* (Stream 0 streams the epochs' records; see journal.c.) */
+	if (!ret && c->kind == FTP_CHAN_JOURNAL && !c->stream)
 		d->src_committed = le64_to_cpu(m.ack.committed_epoch);
 	/* The demand channel comes first: it says how many streams to open. */
 	if (!ret && c->kind == FTP_CHAN_DEMAND)
-		d->nr_bulk = le64_to_cpu(m.ack.features) & FTP_PROTO_FEAT_STREAMS ?
-			     d->streams : 1;
+		ftp_dest_count_streams(d, le64_to_cpu(m.ack.features));
 out:
 	if (ret == -ETIMEDOUT)
 		pr_err_ratelimited("region %s: no handshake answer within %u ms\n",
@@ -421,16 +429,18 @@ static void ftp_dest_close_all(struct ftp_dest *d)
 	/* Shut down first: a sender blocked on a dead link lets go. */
 	ftp_sock_shutdown(&d->demand.fs);
 	ftp_dest_set_up(d, false);
-	ftp_dest_chan_close(&d->journal);
-	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++)
+	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++) {
+		ftp_dest_chan_close(&d->journal[i]);
 		ftp_dest_chan_close(&d->bulk[i]);
+	}
 	ftp_dest_chan_close(&d->demand);
 	ftp_journal_pause(d->r);
 	mutex_lock(&d->send_lock);
 	ftp_sock_release(&d->demand.fs);
-	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++)
+	for (i = 0; i < FTP_PROTO_MAX_STREAMS; i++) {
 		ftp_sock_release(&d->bulk[i].fs);
-	ftp_sock_release(&d->journal.fs);
+		ftp_sock_release(&d->journal[i].fs);
+	}
 	mutex_unlock(&d->send_lock);
 	atomic_set(&d->connected, 0);
 }
@@ -471,10 +481,12 @@ static int ftp_dest_open_all(struct ftp_dest *d)
 		goto err_close;
 	for (i = 0; i < d->nr_bulk; i++)
 		ftp_dest_chan_open_start(&d->bulk[i]);
-	ftp_dest_chan_open_start(&d->journal);
+	for (i = 0; i < d->nr_journal; i++)
+		ftp_dest_chan_open_start(&d->journal[i]);
 	for (i = 0; i < d->nr_bulk; i++)
 		ret = ftp_dest_chan_open_wait(&d->bulk[i], ret);
-	ret = ftp_dest_chan_open_wait(&d->journal, ret);
+	for (i = 0; i < d->nr_journal; i++)
+		ret = ftp_dest_chan_open_wait(&d->journal[i], ret);
 	if (ret)
 		goto err_close;
 	return 0;
@@ -487,19 +499,23 @@ err_close:
 /* Every channel is open: start receiving, streaming and requesting. */
 static int ftp_dest_go(struct ftp_dest *d)
 {
+	struct ftp_sock *journal[FTP_PROTO_MAX_STREAMS];
 	unsigned int i;
 	int ret;
 
-	ret = ftp_journal_start(d->r, &d->journal.fs, d->src_committed);
+	for (i = 0; i < d->nr_journal; i++)
+		journal[i] = &d->journal[i].fs;
+	ret = ftp_journal_start(d->r, journal, d->nr_journal, d->src_committed);
 	if (ret)
 		return ret;
-	atomic_set(&d->connected, 2 + d->nr_bulk);
+	atomic_set(&d->connected, 1 + d->nr_bulk + d->nr_journal);
 	d->up_ns = ktime_get_boottime_ns();
 	ftp_dest_set_up(d, true);
 	wake_up_process(d->demand.rx);
 	for (i = 0; i < d->nr_bulk; i++)
 		wake_up_process(d->bulk[i].rx);
-	wake_up_process(d->journal.rx);
+	for (i = 0; i < d->nr_journal; i++)
+		wake_up_process(d->journal[i].rx);
 	ftp_dest_requeue(d);
 	return 0;
 }

@@ -107,10 +107,15 @@ static int ftp_check_channel(const struct ftp_msg_hello *m)
 		return -FTP_ERR_PROTO;
 	if (!stream)
 		return 0;
-	if (kind != FTP_CHAN_BULK || stream >= FTP_PROTO_MAX_STREAMS ||
-	    !(le64_to_cpu(m->features) & FTP_PROTO_FEAT_STREAMS))
+	if (stream >= FTP_PROTO_MAX_STREAMS)
 		return -FTP_ERR_PROTO;
-	return 0;
+	if (kind == FTP_CHAN_BULK)
+		return le64_to_cpu(m->features) & FTP_PROTO_FEAT_STREAMS ?
+		       0 : -FTP_ERR_PROTO;
+	if (kind == FTP_CHAN_JOURNAL)
+		return le64_to_cpu(m->features) & FTP_PROTO_FEAT_JSTREAMS ?
+		       0 : -FTP_ERR_PROTO;
+	return -FTP_ERR_PROTO;
 }
 
 static int ftp_check_hello(const struct ftp_msg_hello *m)

@@ -8,8 +8,8 @@
  * csum zero) and the payload. A destination opens TCP connections to the
  * source: the demand channel (page requests and their replies, heartbeats
  * and leases, so they never queue behind bulk data), one or more bulk
- * channels (the background push) and the journal channel (epochs back to
- * the source). Each starts with HELLO -> HELLO_ACK.
+ * channels (the background push) and as many journal channels (epochs
+ * back to the source). Each starts with HELLO -> HELLO_ACK.
  *
  * Liveness: the destination sends HEARTBEAT every lease/4 on the demand
  * channel; the source answers LEASE, echoing the heartbeat's stamp. The
@@ -45,15 +45,24 @@
  * Parallel streams (feature FTP_PROTO_FEAT_STREAMS, in every HELLO of a
  * destination that wants them, answered by the source in HELLO_ACK): the
  * background push runs over several bulk channels, stream 0..N-1, opened
- * once the demand channel's HELLO_ACK agreed. Each stream pushes pages no
- * other stream took; demand requests keep their own channel. On a resume
- * only stream 0 carries the KNOWN_RANGE list (the others send KNOWN_END
- * alone), and every stream pushes once stream 0's list is in.
+ * once the demand channel's HELLO_ACK agreed; with FTP_PROTO_FEAT_JSTREAMS
+ * agreed too, the epochs over as many journal channels (else over one).
+ * Each bulk stream pushes pages no other stream took;
+ * demand requests keep their own channel. On a resume only stream 0
+ * carries the KNOWN_RANGE list (the others send KNOWN_END alone), and
+ * every stream pushes once stream 0's list is in.
+ *
+ * Epochs: journal stream 0 carries EPOCH_BEGIN (the epoch's page count and
+ * blob length), EPOCH_STATE and EPOCH_COMMIT, and EPOCH_ACK comes back on
+ * it; the epoch's EPOCH_PAGEs are spread over all journal streams, each
+ * page on one, every stream in epoch order. The destination sends COMMIT
+ * once every stream has sent its share; the source applies the epoch once
+ * COMMIT and every page announced have arrived, whole or not at all.
  *
  * Resuming: a destination that lost a connection reconnects with the same
  * session and a new generation, tells the source on the bulk channel which
  * pages it already has (KNOWN_RANGE..., KNOWN_END), resends its pending
- * requests and its unacknowledged epochs (HELLO_ACK on the journal channel
+ * requests and its unacknowledged epochs (HELLO_ACK on journal stream 0
  * says which epoch the source applied last). Request ids carry the
  * generation in their top 16 bits: a reply whose generation is not the
  * current one predates a reconnect and is dropped.
@@ -102,8 +111,9 @@ enum ftp_msg_type {
 	FTP_MSG_PAGE_ZERO	= 6,	/* source -> dest, a page of zeroes */
 	FTP_MSG_ZERO_RANGE	= 7,	/* source -> dest, a run of zero pages */
 	FTP_MSG_COMPLETE	= 8,	/* dest -> source: every page is local */
-	FTP_MSG_EPOCH_BEGIN	= 9,	/* dest -> source, journal channel */
-	FTP_MSG_EPOCH_PAGE	= 10,	/* one page of the epoch (+ page) */
+	FTP_MSG_EPOCH_BEGIN	= 9,	/* dest -> source, journal stream 0 */
+	FTP_MSG_EPOCH_PAGE	= 10,	/* one page of the epoch (+ page), on
+					 * any journal stream */
 	FTP_MSG_EPOCH_STATE	= 11,	/* a chunk of its state blob (+ page) */
 	FTP_MSG_EPOCH_COMMIT	= 12,	/* the epoch is complete: apply it */
 	FTP_MSG_EPOCH_ACK	= 13,	/* source -> dest: applied */
@@ -126,9 +136,10 @@ enum ftp_channel {
 };
 
 /*
- * HELLO.channel: the kind in the low byte; with FTP_PROTO_FEAT_STREAMS a
- * bulk channel's stream index (0..FTP_PROTO_MAX_STREAMS-1) in the high
- * byte, 0 for every other kind.
+ * HELLO.channel: the kind in the low byte; in the high byte the stream
+ * index (0..FTP_PROTO_MAX_STREAMS-1) of a bulk channel (with
+ * FTP_PROTO_FEAT_STREAMS) or a journal channel (FTP_PROTO_FEAT_JSTREAMS),
+ * 0 for the demand channel.
  */
 #define FTP_PROTO_MAX_STREAMS	8
 #define FTP_CHAN_KIND(c)	((c) & 0xff)
@@ -139,6 +150,7 @@ enum ftp_channel {
 #define FTP_PROTO_FEAT_AUTH	(1ull << 0)	/* auth fields in use */
 #define FTP_PROTO_FEAT_ENCRYPT	(1ull << 1)	/* messages sealed after AUTH */
 #define FTP_PROTO_FEAT_STREAMS	(1ull << 2)	/* several bulk channels */
+#define FTP_PROTO_FEAT_JSTREAMS	(1ull << 3)	/* as many journal channels */
 
 /* ftp_hdr.flags */
 #define FTP_HDR_SEALED		(1u << 0)	/* payload encrypted, + tag */

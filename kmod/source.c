@@ -32,14 +32,17 @@
 #include "crypt.h"
 #include "transport.h"
 
+/* A destination's channels at most: demand, push and journal streams. */
+#define FTP_SRC_MAX_CHANNELS	(1 + 2 * FTP_PROTO_MAX_STREAMS)
 /*
  * Connections in their handshake one source keeps at once: room for a
- * destination reconnecting all its channels twice over. Past it the oldest
- * is closed for the newcomer, so a flood of connections that never
- * authenticate can slow a real destination's (re)connect, never lock it
- * out.
+ * destination (re)connecting all its channels at once, and a few more.
+ * Past it the oldest is closed for the newcomer, so a flood of
+ * connections that never authenticate can slow a real destination's
+ * (re)connect, never lock it out.
  */
-#define FTP_SRC_MAX_PENDING	(2 * (2 + FTP_PROTO_MAX_STREAMS))
+#define FTP_SRC_MAX_PENDING	20
+static_assert(FTP_SRC_MAX_PENDING > FTP_SRC_MAX_CHANNELS);
 /*
  * Connections (threads) in all: those pending, a destination's channels
  * and the ones a reconnect replaces, and closed ones not reaped yet.
@@ -54,7 +57,7 @@ struct ftp_src_conn {
 	struct ftp_sock fs;
 	struct task_struct *task;	/* referenced */
 	enum ftp_channel kind;		/* 0 until the handshake named it */
-	u8 stream;			/* bulk: which of the streams */
+	u8 stream;			/* bulk, journal: which stream */
 	u16 gen;			/* the destination's generation */
 	bool done;			/* thread finished: reapable */
 	bool replaced;			/* by a reconnected channel */
@@ -101,6 +104,7 @@ struct ftp_source {
 	u16 resync_gen;			/* generation whose stream 0 rebuilt
 					 * @sent; under @lock */
 	atomic_long_t demand_hint;	/* push from here next, or -1 */
+	struct ftp_stage *stage;	/* epochs the journal streams bring */
 };
 
 
@@ -488,15 +492,16 @@ static bool ftp_source_has_demand(struct ftp_source *src, u64 session)
 
 /*
  * A channel of @c's session replaces @o: of the same kind and stream, or
- * any bulk channel of an earlier connection (generation), whose push must
- * stop before the new streams rebuild what was sent.
+ * any bulk or journal stream of an earlier connection (generation): its
+ * push must stop before the new streams rebuild what was sent, and its
+ * generation's epoch staging has ended.
  */
 static bool ftp_source_supersedes(const struct ftp_src_conn *c,
 				  const struct ftp_src_conn *o)
 {
 	return o != c && o->kind == c->kind && !READ_ONCE(o->done) &&
 	       (o->stream == c->stream ||
-		(c->kind == FTP_CHAN_BULK && o->gen != c->gen));
+		(c->kind != FTP_CHAN_DEMAND && o->gen != c->gen));
 }
 
 static void ftp_source_replace(struct ftp_source *src, struct ftp_src_conn *o)
@@ -661,8 +666,9 @@ static int ftp_source_accept(struct ftp_src_conn *c,
 	else
 		ftp_sock_bulk(&c->fs);
 	if (c->stream)
-		ftp_dbg(1, "region %s: destination %pISpc attached (bulk channel %u%s)\n",
-			src->r->name, &c->peer, c->stream, seal ? ", encrypted" : "");
+		ftp_dbg(1, "region %s: destination %pISpc attached (%s channel %u%s)\n",
+			src->r->name, &c->peer, ftp_chan_name(c->kind), c->stream,
+			seal ? ", encrypted" : "");
 	else
 		pr_info("region %s: destination %pISpc attached (%s channel%s)\n",
 			src->r->name, &c->peer, ftp_chan_name(c->kind),
@@ -726,7 +732,8 @@ static int ftp_source_handshake(struct ftp_src_conn *c)
 	}
 
 	ack.committed_epoch = cpu_to_le64(READ_ONCE(r->committed_epoch));
-	ack.features = hello->features & cpu_to_le64(FTP_PROTO_FEAT_STREAMS);
+	ack.features = hello->features & cpu_to_le64(FTP_PROTO_FEAT_STREAMS |
+						     FTP_PROTO_FEAT_JSTREAMS);
 	ret = ftp_source_authenticate(c, hello, &ack);
 	if (ret)
 		return ret;
@@ -776,7 +783,8 @@ static int ftp_source_conn_thread(void *arg)
 			ret = ftp_source_push(c);
 			break;
 		default:
-			ret = ftp_stage_serve(r, &c->fs);
+			ret = ftp_stage_serve(c->src->stage, &c->fs, c->gen,
+					      c->stream);
 			break;
 		}
 	}
@@ -977,6 +985,11 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 		ret = -ENOMEM;
 		goto err_free_src;
 	}
+	src->stage = ftp_stage_new(r);
+	if (!src->stage) {
+		ret = -ENOMEM;
+		goto err_free_sent;
+	}
 	src->r = r;
 	src->addr = *addr;
 	src->no_push = flags & FTPAGE_SERVE_NO_PUSH;
@@ -1032,6 +1045,7 @@ err_unlock:
 	mutex_unlock(&r->lock);
 	ftp_auth_free(src->auth);
 err_free_sent:
+	ftp_stage_free(src->stage);
 	kvfree(src->sent);
 err_free_src:
 	kfree(src);
@@ -1134,6 +1148,7 @@ void ftp_source_free(struct ftp_region *r)
 		return;
 	ftp_source_stop(r);
 	ftp_auth_free(src->auth);
+	ftp_stage_free(src->stage);	/* the journal threads are gone */
 	kvfree(src->sent);
 	kfree(src);
 	r->src = NULL;

@@ -167,9 +167,8 @@ static void test_real_and_replay(void)
 	ftp_sleep_ms(1500);
 	ok = !ftp_status(ctl, "ak-dst", &st);
 	ftp_status_diag("ak-dst", &st);
-	/* demand, journal and every push stream */
 	tap_check(ok && st.state == FTPAGE_STATE_COMPLETE &&
-		  st.connected == 2 + ftp_param_get("streams") &&
+		  st.connected == ftp_channels(ftp_param_get("streams")) &&
 		  st.reconnects == 0,
 		  "the real destination is still complete and attached");
 

@@ -20,7 +20,7 @@
  * fence the dest with no flood at all.) Then 3 slow HELLOs alone.
  *
  * The limits of kmod/source.c and transport.h: a source keeps at most
- * FTP_SRC_MAX_PENDING (2 * (2 + FTP_PROTO_MAX_STREAMS) = 20) connections
+ * FTP_SRC_MAX_PENDING (20) connections
  * in their handshake and closes the oldest for a newer one, and a whole
  * handshake may take FTP_HANDSHAKE_TIMEOUT_MS (5 s); refusals are logged
  * with pr_warn_ratelimited (10 lines per 5 s per call site). The real
@@ -64,7 +64,7 @@
 #define FLOOD_OUT	"/tmp/ft_flood.out"
 
 /* kmod/source.c, kmod/transport.h, kmod/link.c, <linux/ratelimit.h> */
-#define SRC_MAX_PENDING	(2 * (2 + 8))	/* FTP_SRC_MAX_PENDING */
+#define SRC_MAX_PENDING	20	/* FTP_SRC_MAX_PENDING */
 #define HANDSHAKE_MS	5000		/* FTP_HANDSHAKE_TIMEOUT_MS */
 #define RL_BURST	10		/* DEFAULT_RATELIMIT_BURST */
 #define RL_INTERVAL_MS	5000		/* DEFAULT_RATELIMIT_INTERVAL */
@@ -500,7 +500,7 @@ int main(void)
 		return tap_finish();
 	ftp_lease_check(2000, 15000);
 	streams = ftp_param_get("streams");
-	chans = streams > 0 ? 2 + (unsigned int)streams : 0;
+	chans = streams > 0 ? ftp_channels(streams) : 0;
 	if (!tap_check(streams > 0, "streams=%lld: the real peer has %u "
 		       "channels", streams, chans))
 		return tap_finish();

@@ -7,8 +7,8 @@
  * A 32 MiB source, 7 pages in 8 kg pattern and every 8th never written
  * (zero), frozen and served with push, pulled by a dest that nobody maps
  * (no demand request). With streams=1 and streams=8: the dest opens
- * demand, journal and that many push streams (connected == 2 + streams on
- * both sides), completes, equals the source exactly
+ * demand and that many push and journal streams (connected == 1 + 2 x
+ * streams on both sides), completes, equals the source exactly
  * (digest), and was sent every page exactly once: pages pushed plus zero
  * pages == pages, on both sides. With streams=4 (and a 1 s lease) a 2 s
  * outage (netem loss 100%) at a third of the pages: the dest declares the
@@ -70,26 +70,19 @@ static void check_exact(const char *src, const char *dst, int64_t written)
  * How many of the source's established connections on @port run @cc
  * (ss -i names it before "wscale:"), or -1.
  */
+/* Connections of the source (netns ftpa) at @port under @cc, or -1. */
 static int cc_count(unsigned int port, const char *cc)
 {
-	static char out[32768];
-	char needle[32];
-	const char *p;
-	int n = 0;
+	struct ftp_ss_conn conns[32];
+	int i, n, count = 0;
 
-	/*
-	 * The host's ss (the test VM's root is busybox), in netns ftpa; it
-	 * needs tcp_diag (without, it reads /proc/net/tcp: no names).
-	 */
-	if (ftp_run_capture(out, sizeof(out), "modprobe tcp_diag && nsenter --net=/host/run/netns/"
-			    FTP_PAIR_A_NS " chroot /host /usr/bin/env "
-			    "PATH=/usr/sbin:/usr/bin:/sbin:/bin ss -tin state "
-			    "established '( sport = :%u )' 2>&1", port))
-		return -1;
-	snprintf(needle, sizeof(needle), " %s wscale:", cc);
-	for (p = out; (p = strstr(p, needle)); p++)
-		n++;
-	return n;
+	n = ftp_ss_conns(FTP_PAIR_A_NS, port, conns, 32);
+	for (i = 0; i < n && i < 32; i++) {
+		printf("# source connection from port %u: %s\n",
+		       conns[i].peer_port, conns[i].cc);
+		count += !strcmp(conns[i].cc, cc);
+	}
+	return n < 0 ? -1 : count;
 }
 
 /* One migration over @streams streams; with @flap, a 2 s outage. */
@@ -117,13 +110,13 @@ static void run(unsigned int streams, bool flap, unsigned int n)
 	}
 	ok = ok && !ftp_wait_state(ctl, dst, FTPAGE_STATE_COMPLETE, 90000, &sd);
 	/* every stream up again (after the outage: reconnected) */
-	while (ok && sd.connected != 2 + streams && ftp_now_ms() - t0 < 90000) {
+	while (ok && sd.connected != ftp_channels(streams) && ftp_now_ms() - t0 < 90000) {
 		ftp_sleep_ms(20);
 		ok = !ftp_status(ctl, dst, &sd);
 	}
 	ftp_status_diag(dst, &sd);
 	tap_check(ok && sd.errors == 0 && (!flap || sd.reconnects >= 1) &&
-		  sd.connected == 2 + streams,
+		  sd.connected == ftp_channels(streams),
 		  "%u streams: dest complete in %llu ms, %u channels up, %llu "
 		  "reconnects, errors %llu", streams,
 		  (unsigned long long)(ftp_now_ms() - t0), sd.connected,
@@ -143,11 +136,11 @@ static void run(unsigned int streams, bool flap, unsigned int n)
 			  (unsigned long long)ss.pages_pushed,
 			  (unsigned long long)ss.zero_pages,
 			  (unsigned long long)PAGES);
-		tap_check(ss.connected == 2 + streams,
+		tap_check(ss.connected == ftp_channels(streams),
 			  "the source serves %u channels", ss.connected);
 		bbr = cc_count(PORT + n, "bbr");
 		cubic = cc_count(PORT + n, "cubic");
-		tap_check(bbr == (int)streams + 1 && cubic == 1,
+		tap_check(bbr == 2 * (int)streams && cubic == 1,
 			  "%u streams: push and journal channels under bbr (%d), "
 			  "the demand channel under the default, cubic (%d)",
 			  streams, bbr, cubic);

@@ -87,8 +87,13 @@ int main(int argc, char **argv)
 					   sizeof(struct ftp_msg_auth), 0, 0));
 	/* push stream 3 of a destination that runs several */
 	hello.channel = cpu_to_le16(FTP_CHAN(FTP_CHAN_BULK, 3));
-	hello.features = cpu_to_le64(FTP_PROTO_FEAT_AUTH | FTP_PROTO_FEAT_STREAMS);
+	hello.features = cpu_to_le64(FTP_PROTO_FEAT_AUTH | FTP_PROTO_FEAT_STREAMS |
+				     FTP_PROTO_FEAT_JSTREAMS);
 	bad |= save(argv[1], "hello_stream",
+		    put(1, FTP_MSG_HELLO, &hello, sizeof(hello), 0, 0));
+	/* and its journal stream 3 */
+	hello.channel = cpu_to_le16(FTP_CHAN(FTP_CHAN_JOURNAL, 3));
+	bad |= save(argv[1], "hello_jstream",
 		    put(1, FTP_MSG_HELLO, &hello, sizeof(hello), 0, 0));
 	hello.channel = cpu_to_le16(FTP_CHAN_DEMAND);
 	/* the encrypted handshake, then sealed messages */

@@ -2,6 +2,7 @@
 /* Helpers for the remote-paging selftests; see ftp_remote.h. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -420,23 +421,28 @@ static char *ftp_kmsg_after(char *log, const char *tag)
 	return p ? p + 1 : last + strlen(last);
 }
 
-bool ftp_kmsg_has(const char *tag, const char *needle)
+int ftp_kmsg_count(const char *tag, const char *needle, int max)
 {
 	char *log = ftp_kmsg_read(), *line, *save = NULL;
-	bool found = false;
+	int found = 0;
 
 	line = log ? ftp_kmsg_after(log, tag) : NULL;
-	for (line = line ? strtok_r(line, "\n", &save) : NULL; line && !found;
+	for (line = line ? strtok_r(line, "\n", &save) : NULL; line && found < max;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (strstr(line, needle)) {
 			printf("# dmesg: %s\n", line);
-			found = true;
+			found++;
 		}
 	}
 	if (!found)
 		printf("# dmesg after mark %s has no \"%s\"\n", tag, needle);
 	free(log);
 	return found;
+}
+
+bool ftp_kmsg_has(const char *tag, const char *needle)
+{
+	return ftp_kmsg_count(tag, needle, 1);
 }
 
 void *ftp_region_map(const char *name, uint64_t size, int *fd)
@@ -865,6 +871,65 @@ int ftp_sh_out(char *out, size_t len, const char *fmt, ...)
 	r = ftp_vsh(out, len, false, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+/* The host's ss in netns @ns (the test VM's root is busybox). */
+#define FTP_HOST_SS(ns)	"modprobe tcp_diag && "	\
+	"nsenter --net=/host/run/netns/" ns " chroot /host /usr/bin/env "	\
+	"PATH=/usr/sbin:/usr/bin:/sbin:/bin ss"
+
+static uint64_t ftp_ss_field(const char *info, const char *name)
+{
+	const char *p = strstr(info, name);
+
+	return p ? strtoull(p + strlen(name), NULL, 10) : 0;
+}
+
+int ftp_ss_conns(const char *ns, unsigned int port, struct ftp_ss_conn *out,
+		 int max)
+{
+	static char buf[65536];
+	char *line, *save, *colon;
+	int n = 0;
+
+	if (ftp_sh_out(buf, sizeof(buf), FTP_HOST_SS("%s") " -tinH state "
+		       "established '( sport = :%u )' 2>&1", ns, port))
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!isspace((unsigned char)line[0])) {
+			/* "0 0 10.77.0.1:7601 10.77.0.2:45678" */
+			colon = strrchr(line, ':');
+			if (colon && n < max) {
+				memset(&out[n], 0, sizeof(out[n]));
+				out[n].peer_port = strtoul(colon + 1, NULL, 10);
+			}
+			n++;
+		} else if (n && n <= max) {
+			/* "	 bbr wscale:7,7 ... bytes_acked:N ..." */
+			sscanf(line, " %15s", out[n - 1].cc);
+			out[n - 1].bytes_acked = ftp_ss_field(line, "bytes_acked:");
+			out[n - 1].bytes_received = ftp_ss_field(line,
+								 "bytes_received:");
+		}
+	}
+	return n;
+}
+
+int ftp_ss_kill(const char *ns, unsigned int port, unsigned int peer)
+{
+	char out[4096];
+	int r;
+
+	r = ftp_sh_out(out, sizeof(out), FTP_HOST_SS("%s") " -K -tnH state "
+		       "established '( sport = :%u and dport = :%u )' 2>&1", ns,
+		       port, peer);
+	/* ss -K lists what it aborted */
+	if (r || !strchr(out, ':')) {
+		printf("# ss -K port %u peer %u: exit %d: %s\n", port, peer, r, out);
+		return -1;
+	}
+	return 0;
 }
 
 int ftp_param_set(const char *name, unsigned long val)

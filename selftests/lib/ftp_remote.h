@@ -98,6 +98,8 @@ int ftp_region_digest(const char *name, uint64_t size, uint32_t seed,
  */
 void ftp_kmsg_mark(const char *tag);
 bool ftp_kmsg_has(const char *tag, const char *needle);
+/* How many of those lines have it (counting stops at max). */
+int ftp_kmsg_count(const char *tag, const char *needle, int max);
 
 /* Fork a child that maps region NAME (MAP_SHARED) and reads one dword of
  * page PAGE, then exits 0 (the value is reported via exit code 0 only if
@@ -192,6 +194,30 @@ int ftp_sh_out(char *out, size_t len, const char *fmt, ...)
  */
 int ftp_param_set(const char *name, unsigned long val);
 long long ftp_param_get(const char *name);
+
+/*
+ * The established TCP connections at local port PORT in netns NS, as the
+ * host's ss sees them (tcp_diag loaded on demand): up to max into out;
+ * how many there are, or -1.
+ */
+struct ftp_ss_conn {
+	unsigned int peer_port;
+	char cc[16];			/* congestion control */
+	uint64_t bytes_acked;		/* sent and acknowledged */
+	uint64_t bytes_received;
+};
+int ftp_ss_conns(const char *ns, unsigned int port, struct ftp_ss_conn *out,
+		 int max);
+/* Abort (ss -K) the connection from local PORT to peer port PEER in NS:
+ * both ends see it reset. 0 or -1.
+ */
+int ftp_ss_kill(const char *ns, unsigned int port, unsigned int peer);
+
+/* Channels of a pair with @streams push streams: demand, push, journal. */
+static inline unsigned int ftp_channels(unsigned int streams)
+{
+	return 1 + 2 * streams;
+}
 
 /* Set lease_ms, rollback_after_ms and commit_interval_ms (read by the
  * module when SERVE/PULL starts) and check they read back (diagnostic).
