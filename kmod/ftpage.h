@@ -28,6 +28,7 @@ extern unsigned int ftp_streams;
 #define FTP_CC_NAME_MAX		16
 #define FTP_BULK_CC_DEFAULT	"bbr"
 extern char ftp_bulk_cc[FTP_CC_NAME_MAX];
+extern unsigned int ftp_bulk_gain;	/* read with READ_ONCE() */
 
 /* The source waits this much longer than the lease before rolling back. */
 #define FTP_LEASE_MARGIN_MS	1000

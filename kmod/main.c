@@ -30,6 +30,7 @@ unsigned int ftp_rollback_after_ms = 30000;
 unsigned int ftp_commit_interval_ms;
 unsigned int ftp_streams = 2;
 char ftp_bulk_cc[FTP_CC_NAME_MAX] = FTP_BULK_CC_DEFAULT;
+unsigned int ftp_bulk_gain = 125;
 
 /* A range-checked unsigned int parameter that refuses bad values loudly. */
 struct ftp_uint_param {
@@ -91,6 +92,8 @@ FTP_PARAM_PERM(commit_interval_ms, ftp_commit_interval_ms, 0, 3600000, 0644,
 static_assert(FTP_PROTO_MAX_STREAMS == 8);
 FTP_PARAM_PERM(streams, ftp_streams, 1, 8, 0644,
 	       "TCP streams a destination runs the background push over (default 2)");
+FTP_PARAM_PERM(bulk_gain, ftp_bulk_gain, 0, 400, 0644,
+	       "bytes the push streams keep in flight together, in percent of the path's bandwidth-delay product; 0 = no bound (default 125)");
 
 /*
  * A TCP congestion control name, or "" for the namespace's default; the

@@ -29,6 +29,7 @@
 
 #include "ftpage.h"
 #include "auth.h"
+#include "bulk.h"
 #include "crypt.h"
 #include "transport.h"
 
@@ -104,6 +105,7 @@ struct ftp_source {
 	u16 resync_gen;			/* generation whose stream 0 rebuilt
 					 * @sent; under @lock */
 	atomic_long_t demand_hint;	/* push from here next, or -1 */
+	struct ftp_bulk bulk;		/* the push streams' budget */
 	struct ftp_stage *stage;	/* epochs the journal streams bring */
 };
 
@@ -427,21 +429,16 @@ static int ftp_source_push_one(struct ftp_src_conn *c, pgoff_t index)
 	return 0;
 }
 
-static int ftp_source_push(struct ftp_src_conn *c)
+/* Push pages the destination was not sent until there are none. */
+static int ftp_source_push_pages(struct ftp_src_conn *c)
 {
 	struct ftp_source *src = c->src;
 	struct ftp_region *r = src->r;
 	pgoff_t cursor = 0, index;
 	long hint;
-	u8 byte;
 	int ret;
 
-	ret = ftp_source_resync(c);
-	if (!ret)
-		ret = ftp_source_wait_frozen(c);
-	if (ret)
-		return ret;
-	while (!src->no_push && !kthread_should_stop() && !ftp_region_is_dead(r) &&
+	while (!kthread_should_stop() && !ftp_region_is_dead(r) &&
 	       !READ_ONCE(c->replaced)) {
 		hint = atomic_long_xchg(&src->demand_hint, -1);
 		if (hint >= 0 && hint < r->nr_pages)
@@ -457,7 +454,32 @@ static int ftp_source_push(struct ftp_src_conn *c)
 		cursor = index + 1;
 		cond_resched();
 	}
-	ftp_dbg(1, "region %s: push done\n", r->name);
+	return 0;
+}
+
+static int ftp_source_push(struct ftp_src_conn *c)
+{
+	struct ftp_source *src = c->src;
+	u64 budget;
+	u8 byte;
+	int ret;
+
+	ret = ftp_source_resync(c);
+	if (!ret)
+		ret = ftp_source_wait_frozen(c);
+	if (ret)
+		return ret;
+	if (!src->no_push) {
+		ftp_bulk_add(&src->bulk, c->fs.sock->sk);
+		ret = ftp_source_push_pages(c);
+		/* before: the last stream's deletion ends the budget */
+		budget = ftp_bulk_budget(&src->bulk);
+		ftp_bulk_del(&src->bulk, c->fs.sock->sk);
+		if (ret)
+			return ret;
+		ftp_dbg(1, "region %s: push done, stream %u (budget %llu bytes)\n",
+			src->r->name, c->stream, budget);
+	}
 	/*
 	 * Keep the channel open (the destination counts a close as a
 	 * failure) until the destination closes it or we are stopped; it
@@ -1005,6 +1027,7 @@ int ftp_source_serve(struct ftp_region *r, const struct sockaddr_storage *addr,
 	src->allow = r->allow;
 	mutex_unlock(&r->lock);
 	mutex_init(&src->lock);
+	ftp_bulk_init(&src->bulk, r->name);
 	INIT_LIST_HEAD(&src->conns);
 	atomic_long_set(&src->demand_hint, -1);
 	INIT_DELAYED_WORK(&src->watch_work, ftp_source_watch);
@@ -1138,6 +1161,7 @@ void ftp_source_stop(struct ftp_region *r)
 	ftp_source_tell_gone(src);
 	ftp_source_reap(src, true);
 	cancel_delayed_work_sync(&src->watch_work);
+	ftp_bulk_uninit(&src->bulk);	/* the push threads are gone */
 }
 
 void ftp_source_free(struct ftp_region *r)
@@ -1172,6 +1196,7 @@ void ftp_source_status(struct ftp_region *r, struct ftpage_status *st)
 			st->connected++;
 	}
 	st->reconnects = src->reattaches;
+	st->push_budget = ftp_bulk_budget(&src->bulk);
 	if (src->encrypt || READ_ONCE(src->sealed))
 		st->status_flags |= FTPAGE_STATUS_ENCRYPTED;
 	if (src->bound) {

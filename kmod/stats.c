@@ -152,6 +152,7 @@ FTP_STATUS_ATTR(connected);
 FTP_STATUS_ATTR(epoch);
 FTP_STATUS_ATTR(committed_epoch);
 FTP_STATUS_ATTR(journal_bytes);
+FTP_STATUS_ATTR(push_budget);
 
 static struct attribute *ftp_region_attrs[] = {
 	&dev_attr_state.attr,
@@ -180,6 +181,7 @@ static struct attribute *ftp_region_attrs[] = {
 	&dev_attr_epoch.attr,
 	&dev_attr_committed_epoch.attr,
 	&dev_attr_journal_bytes.attr,
+	&dev_attr_push_budget.attr,
 	NULL,
 };
 

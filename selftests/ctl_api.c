@@ -48,8 +48,7 @@ static void test_handshake(void)
 
 	api = (struct ftpage_api){ .api = FTPAGE_API };
 	tap_ok_call(ioctl(fd, FTPAGE_IOC_API, &api), "API handshake");
-	tap_check(api.api == FTPAGE_API &&
-		  (api.features & FTPAGE_FEATURE_LOCAL_REGION) &&
+	tap_check(api.api == FTPAGE_API && api.features == FTPAGE_FEATURES_ALL &&
 		  (api.ioctls & (1ULL << _IOC_NR(FTPAGE_IOC_CREATE))) &&
 		  (api.ioctls & (1ULL << _IOC_NR(FTPAGE_IOC_STATUS))),
 		  "API answers version %u features 0x%llx ioctls 0x%llx",

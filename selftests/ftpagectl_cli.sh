@@ -25,7 +25,8 @@ ktap_check "bad size refused" fails ftpagectl create r2 --size 12x
 ktap_check "bad role refused" fails ftpagectl create r2 --size 4K --role sideways
 ktap_check "status --json has the documented fields" json_has name role state size \
 	pages_total pages_present demand_faults pages_fetched pages_pushed bytes_rx \
-	bytes_tx fault_latency_us p50 p99 max errors epoch committed_epoch journal_bytes
+	bytes_tx fault_latency_us p50 p99 max errors epoch committed_epoch journal_bytes \
+	push_budget
 ktap_check "status shows 16384 pages, state local" sh -c \
 	'ftpagectl status r1 --json | grep -q "\"state\":\"local\",\"size\":67108864,\"pages_total\":16384"'
 ktap_check "human status has a progress bar" sh -c 'ftpagectl status r1 | grep -q "pages present"'

@@ -7,7 +7,7 @@
 KO=/lib/ftpage/ftpage.ko
 P=/sys/module/ftpage/parameters
 
-ktap_plan 25
+ktap_plan 29
 
 param_is() {
 	[ "$(cat "$P/$1" 2>/dev/null)" = "$2" ]
@@ -43,6 +43,10 @@ ktap_check "default bulk_cc bbr" param_is bulk_cc bbr
 ktap_check "bulk_cc can be changed at run time, to cubic and to the default" \
 	sh -c "echo cubic > $P/bulk_cc && [ \"\$(cat $P/bulk_cc)\" = cubic ] &&
 	       echo > $P/bulk_cc && [ -z \"\$(cat $P/bulk_cc)\" ]"
+ktap_check "default bulk_gain 125" param_is bulk_gain 125
+ktap_check "bulk_gain can be changed at run time, to 0 (no bound) and 400" \
+	sh -c "echo 0 > $P/bulk_gain && [ \"\$(cat $P/bulk_gain)\" = 0 ] &&
+	       echo 400 > $P/bulk_gain && [ \"\$(cat $P/bulk_gain)\" = 400 ]"
 ktap_check "rmmod" rmmod ftpage
 ktap_check "control node gone after rmmod" test ! -e /dev/ftpage/control
 
@@ -61,6 +65,8 @@ refused fault_timeout_ms=abc
 refused port=-1
 refused streams=0
 refused streams=9
+refused bulk_gain=401
+refused bulk_gain=-5
 refused bulk_cc=tcp/bbr "not a congestion control name"
 refused bulk_cc=a_name_far_too_long "not a congestion control name"
 

@@ -548,6 +548,7 @@ static void print_status_json(const char *name, const struct ftpage_status *st)
 	       "\"epoch\":%llu,\"committed_epoch\":%llu,\"journal_bytes\":%llu,"
 	       "\"reconnects\":%llu,\"fenced\":%s,\"attached\":%s,"
 	       "\"lease_left_ms\":%u,\"insecure\":%s,\"encrypted\":%s,"
+	       "\"push_budget\":%llu,"
 	       "\"errors\":%llu,\"last_error\":\"%s\"}\n",
 	       name, NAME_OF(role_names, st->role), NAME_OF(state_names, st->state),
 	       U(st->size), U(st->pages_total), U(st->pages_present),
@@ -564,6 +565,7 @@ static void print_status_json(const char *name, const struct ftpage_status *st)
 	       st->lease_left_ms,
 	       st->status_flags & FTPAGE_STATUS_INSECURE ? "true" : "false",
 	       st->status_flags & FTPAGE_STATUS_ENCRYPTED ? "true" : "false",
+	       U(st->push_budget),
 	       U(st->errors), NAME_OF(ferr_names, st->last_error));
 }
 
@@ -599,6 +601,8 @@ static void print_status_human(const char *name, const struct ftpage_status *st)
 	       st->fault_lat_max_ns / 1e3);
 	printf("  epoch %llu, committed epoch %llu, journal %llu KiB in flight\n",
 	       U(st->epoch), U(st->committed_epoch), U(st->journal_bytes >> 10));
+	if (st->push_budget)
+		printf("  push in flight at most %llu KiB\n", U(st->push_budget >> 10));
 	printf("  reconnects %llu%s%s%s%s, lease %u ms left\n", U(st->reconnects),
 	       st->status_flags & FTPAGE_STATUS_FENCED ? ", FENCED" : "",
 	       st->status_flags & FTPAGE_STATUS_ATTACHED ? ", attached" : "",

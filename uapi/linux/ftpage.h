@@ -46,6 +46,8 @@
 							 * every message */
 #define FTPAGE_FEATURE_ALLOW_PEER	(1ULL << 7)	/* ALLOW_PEER: one allowed
 							 * destination address */
+#define FTPAGE_FEATURE_PUSH_BUDGET	(1ULL << 8)	/* STATUS push_budget: the
+							 * push's in-flight bound */
 #define FTPAGE_FEATURES_ALL		(FTPAGE_FEATURE_LOCAL_REGION | \
 					 FTPAGE_FEATURE_FREEZE | \
 					 FTPAGE_FEATURE_REMOTE | \
@@ -53,7 +55,8 @@
 					 FTPAGE_FEATURE_LEASE | \
 					 FTPAGE_FEATURE_AUTH | \
 					 FTPAGE_FEATURE_ENCRYPT | \
-					 FTPAGE_FEATURE_ALLOW_PEER)
+					 FTPAGE_FEATURE_ALLOW_PEER | \
+					 FTPAGE_FEATURE_PUSH_BUDGET)
 
 struct ftpage_api {
 	__u32 api;		/* in: FTPAGE_API; out: FTPAGE_API */
@@ -209,7 +212,10 @@ struct ftpage_status {
 	__u32 lease_left_ms;	/* dest: lease left (0: lapsed); source:
 				 * time left before the destination is
 				 * declared lost (0: not watched) */
-	__u64 reserved[3];
+	__u64 push_budget;	/* source: bytes its push streams may keep
+				 * in flight together now (bulk_gain; 0: no
+				 * bound, or none measured yet) */
+	__u64 reserved[2];
 };
 
 /*
