@@ -948,9 +948,7 @@ static int ftp_source_listen_thread(void *arg)
 		}
 		kernel_getpeername(c->fs.sock, (struct sockaddr *)&c->peer);
 		if (!ftp_source_allowed(src, c)) {
-			/* let the ERROR out before the reset of a zero linger */
-			ftp_sock_shutdown(&c->fs);
-			ftp_sock_release(&c->fs);
+			ftp_sock_release_gently(&c->fs);	/* the ERROR */
 			kfree(c);
 			continue;
 		}

@@ -45,6 +45,22 @@ void ftp_sock_release(struct ftp_sock *fs)
 }
 
 /*
+ * Release @fs once what was sent has gone out: a FIN after it, not the
+ * reset of the zero linger every data socket has (which drops what is
+ * not sent yet). For a connection refused with an ERROR.
+ */
+void ftp_sock_release_gently(struct ftp_sock *fs)
+{
+	if (fs->sock) {
+		lock_sock(fs->sock->sk);
+		sock_reset_flag(fs->sock->sk, SOCK_LINGER);
+		release_sock(fs->sock->sk);
+		kernel_sock_shutdown(fs->sock, SHUT_WR);
+	}
+	ftp_sock_release(fs);
+}
+
+/*
  * Encrypt every message from now on, both ways, with @s (ftp_seal_new(),
  * taken over). Both ends do it at the same point of the handshake
  * (proto.h).

@@ -42,6 +42,7 @@ void ftp_sock_seal(struct ftp_sock *fs, struct ftp_seal *s);
 void ftp_sock_shutdown(struct ftp_sock *fs);
 bool ftp_sock_peer_gone(struct ftp_sock *fs);
 void ftp_sock_release(struct ftp_sock *fs);
+void ftp_sock_release_gently(struct ftp_sock *fs);
 
 int ftp_sock_recv(struct ftp_sock *fs, void *buf, size_t len);
 bool ftp_addr_equal(const struct sockaddr_storage *a,
