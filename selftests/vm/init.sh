@@ -7,6 +7,8 @@
 #   ftp.tests=NAME,NAME...   tests to run, in order (see /tests/TESTS)
 #   ftp.role=a|b             VM role (twovm topology; a otherwise)
 #   ftp.net=1                configure eth0 (twovm): 10.78.0.1 (a) / .2 (b)
+#   ftp.boot=N               the single/pair boot's number, 2 and 3 when
+#                            vm/run.sh boots again after an emu_crash
 #
 # Per test: insmod /lib/ftpage/ftpage.ko unless the manifest says noload,
 # run /tests/NAME with a timeout, rmmod ftpage if loaded (must succeed),
