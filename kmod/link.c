@@ -602,6 +602,16 @@ static bool ftp_dest_final(struct ftp_dest *d, int err)
 	}
 }
 
+/*
+ * The next connection's generation; 0 is never one (a request id without
+ * a generation), and the source orders them as serial numbers.
+ */
+static void ftp_dest_next_generation(struct ftp_dest *d)
+{
+	WRITE_ONCE(d->generation,
+		   d->generation == U16_MAX ? 1 : d->generation + 1);
+}
+
 static int ftp_dest_reconnect(struct ftp_dest *d)
 {
 	struct ftp_region *r = d->r;
@@ -614,7 +624,7 @@ static int ftp_dest_reconnect(struct ftp_dest *d)
 	if (ftp_region_state(r) == FTPAGE_STATE_PULLING)
 		ftp_region_move(r, FTPAGE_STATE_BROKEN);
 	clear_bit(FTP_DEST_LINK_DOWN, &d->flags);
-	d->generation = d->generation == U16_MAX ? 1 : d->generation + 1;
+	ftp_dest_next_generation(d);
 	ret = ftp_dest_open_all(d);
 	if (!ret)
 		ret = ftp_dest_go(d);
@@ -776,11 +786,19 @@ int ftp_dest_pull(struct ftp_region *r, const char *source_name,
 	d->addrlen = addrlen;
 	if (!d->net)
 		d->net = get_net(current->nsproxy->net_ns);
-	/* A retried PULL keeps its session: the source may have bound it. */
-	if (!d->session)
+	/*
+	 * A retried PULL keeps its session (the source may have bound it)
+	 * and goes on to the next generation, so that the source refuses
+	 * the attempt before's late handshakes rather than let them replace
+	 * this one's channels.
+	 */
+	if (!d->session) {
 		d->session = get_random_u64();
+		WRITE_ONCE(d->generation, (get_random_u32() & 0x7fff) | 1);
+	} else {
+		ftp_dest_next_generation(d);
+	}
 	d->final_err = 0;
-	d->generation = (get_random_u32() & 0x7fff) | 1;
 	d->lease_ms = READ_ONCE(ftp_lease_ms);
 	d->commit_ms = READ_ONCE(ftp_commit_interval_ms);
 	if (d->commit_ms)

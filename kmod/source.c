@@ -37,13 +37,13 @@
 #define FTP_SRC_MAX_CHANNELS	(1 + 2 * FTP_PROTO_MAX_STREAMS)
 /*
  * Connections in their handshake one source keeps at once: room for a
- * destination (re)connecting all its channels at once, and a few more.
+ * destination with the most streams (re)connecting all its channels
+ * twice, as a reconnect may come while the last one's handshakes hang.
  * Past it the oldest is closed for the newcomer, so a flood of
  * connections that never authenticate can slow a real destination's
  * (re)connect, never lock it out.
  */
-#define FTP_SRC_MAX_PENDING	20
-static_assert(FTP_SRC_MAX_PENDING > FTP_SRC_MAX_CHANNELS);
+#define FTP_SRC_MAX_PENDING	(2 * FTP_SRC_MAX_CHANNELS)
 /*
  * Connections (threads) in all: those pending, a destination's channels
  * and the ones a reconnect replaces, and closed ones not reaped yet.
@@ -513,6 +513,25 @@ static bool ftp_source_has_demand(struct ftp_source *src, u64 session)
 }
 
 /*
+ * A late handshake from before the destination's latest (re)connect, its
+ * generation older than a live channel's: it must not replace that, the
+ * destination has given the connection up already. Caller holds
+ * src->lock; the live channels are of @c's session.
+ */
+static bool ftp_source_late(struct ftp_source *src,
+			    const struct ftp_src_conn *c)
+{
+	struct ftp_src_conn *o;
+
+	lockdep_assert_held(&src->lock);
+	list_for_each_entry(o, &src->conns, node)
+		if (o != c && o->kind && !READ_ONCE(o->done) &&
+		    (s16)(c->gen - o->gen) < 0)
+			return true;
+	return false;
+}
+
+/*
  * A channel of @c's session replaces @o: of the same kind and stream, or
  * any bulk or journal stream of an earlier connection (generation): its
  * push must stop before the new streams rebuild what was sent, and its
@@ -560,6 +579,8 @@ static int ftp_source_claim(struct ftp_source *src, struct ftp_src_conn *c,
 		src->session = 0;
 	if (busy || (src->session && src->session != session))
 		goto err_busy;
+	if (src->session == session && ftp_source_late(src, c))
+		goto err_busy;
 	/* Epochs write into the frozen image: only from the attached peer. */
 	if (chan == FTP_CHAN_JOURNAL && !ftp_source_has_demand(src, session))
 		goto err_busy;
@@ -592,15 +613,8 @@ static int ftp_source_claim_bound(struct ftp_source *src,
 		return -EBUSY;
 	if (src->expired)		/* rolling back */
 		return -ESTALE;
-	/*
-	 * A late handshake from before the destination's latest reconnect
-	 * (its generation older than a live channel's) must not replace
-	 * that: the destination has given the connection up already.
-	 */
-	list_for_each_entry(o, &src->conns, node)
-		if (o != c && o->kind && !READ_ONCE(o->done) &&
-		    (s16)(c->gen - o->gen) < 0)
-			return -EBUSY;
+	if (ftp_source_late(src, c))
+		return -EBUSY;
 	c->kind = chan;
 	list_for_each_entry(o, &src->conns, node)
 		if (ftp_source_supersedes(c, o))

@@ -20,18 +20,18 @@
  * fence the dest with no flood at all.) Then 3 slow HELLOs alone.
  *
  * The limits of kmod/source.c and transport.h: a source keeps at most
- * FTP_SRC_MAX_PENDING (20) connections
+ * FTP_SRC_MAX_PENDING (34) connections
  * in their handshake and closes the oldest for a newer one, and a whole
  * handshake may take FTP_HANDSHAKE_TIMEOUT_MS (5 s); refusals are logged
  * with pr_warn_ratelimited (10 lines per 5 s per call site). The real
- * peer has 2 + streams channels (demand, journal, the bulk streams:
- * module parameter streams, 2 by default).
+ * peer has 1 + 2 * streams channels (demand, then push and journal
+ * streams: module parameter streams, 2 by default).
  *
  * Shown: the real peer's pull succeeds though the flood filled the
  * table; no flood connection is accepted; malformed frames are refused as
  * malformed, unauthenticated HELLOs as AUTH; the source closes every
  * silent or slow one by its handshake deadline or for a newer one, never
- * holding more than 20 at once; the migration, which outlasts the flood,
+ * holding more than 34 at once; the migration, which outlasts the flood,
  * completes with every page exact, no error, no reconnect and no lapsed
  * lease, the real peer's channels up; DONE then goes over the same link.
  * The kernel log has fewer refusal lines than refusals, within the rate
@@ -64,7 +64,7 @@
 #define FLOOD_OUT	"/tmp/ft_flood.out"
 
 /* kmod/source.c, kmod/transport.h, kmod/link.c, <linux/ratelimit.h> */
-#define SRC_MAX_PENDING	20	/* FTP_SRC_MAX_PENDING */
+#define SRC_MAX_PENDING	34	/* FTP_SRC_MAX_PENDING */
 #define HANDSHAKE_MS	5000		/* FTP_HANDSHAKE_TIMEOUT_MS */
 #define RL_BURST	10		/* DEFAULT_RATELIMIT_BURST */
 #define RL_INTERVAL_MS	5000		/* DEFAULT_RATELIMIT_INTERVAL */
