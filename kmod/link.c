@@ -379,6 +379,8 @@ static int __ftp_dest_chan_open(struct ftp_dest_chan *c)
 			       d->r->name, false);
 	if (ret)
 		goto err_release;
+	if (c->kind == FTP_CHAN_DEMAND)
+		ftp_thread_demand(c->rx);
 	return 0;
 
 err_release:
@@ -729,6 +731,7 @@ static int ftp_dest_attach(struct ftp_dest *d)
 				       r->name, true);
 		if (ret)
 			return ret;
+		ftp_thread_demand(d->tx);	/* requests, heartbeats */
 	}
 	clear_bit(FTP_DEST_LINK_DOWN, &d->flags);
 	ret = ftp_dest_open_all(d);

@@ -697,10 +697,12 @@ static int ftp_source_accept(struct ftp_src_conn *c,
 	ftp_sock_set_deadline(&c->fs, 0);
 	if (ret)
 		return ret;
-	if (c->kind == FTP_CHAN_DEMAND)
+	if (c->kind == FTP_CHAN_DEMAND) {
 		ftp_sock_demand(&c->fs);
-	else
+		ftp_thread_demand(current);
+	} else {
 		ftp_sock_bulk(&c->fs);
+	}
 	if (c->stream)
 		ftp_dbg(1, "region %s: destination %pISpc attached (%s channel %u%s)\n",
 			src->r->name, &c->peer, ftp_chan_name(c->kind), c->stream,

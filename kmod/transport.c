@@ -138,6 +138,17 @@ void ftp_sock_demand(struct ftp_sock *fs)
 }
 
 /*
+ * @t serves the demand channel (requests out, replies in, or replies
+ * out): faults wait for it, so on a busy CPU it runs ahead of the push's
+ * and the journal's threads, as nvme-tcp's I/O work runs on a
+ * WQ_HIGHPRI workqueue.
+ */
+void ftp_thread_demand(struct task_struct *t)
+{
+	set_user_nice(t, MIN_NICE);
+}
+
+/*
  * @fs carries bulk data (the push, an epoch): give it the bulk_cc
  * congestion control. A loss-based one fills the bottleneck's buffer, and
  * the demand channel's replies queue behind that; BBR paces at the path's

@@ -38,6 +38,7 @@ int ftp_sock_connect(struct net *net, const struct sockaddr_storage *addr,
 void ftp_sock_set_deadline(struct ftp_sock *fs, unsigned int timeout_ms);
 void ftp_sock_bulk(struct ftp_sock *fs);
 void ftp_sock_demand(struct ftp_sock *fs);
+void ftp_thread_demand(struct task_struct *t);
 void ftp_sock_seal(struct ftp_sock *fs, struct ftp_seal *s);
 void ftp_sock_shutdown(struct ftp_sock *fs);
 bool ftp_sock_peer_gone(struct ftp_sock *fs);

@@ -85,6 +85,27 @@ static int cc_count(unsigned int port, const char *cc)
 	return n < 0 ? -1 : count;
 }
 
+/*
+ * The demand channel's threads run at nice -20, the others at 0: the
+ * dest's request sender (ftpage-tx) and its demand receiver (one of the
+ * ftpage-rx, one per channel), the source's demand server (one of the
+ * ftpage-src, one per channel).
+ */
+static void check_demand_threads(unsigned int streams)
+{
+	int tx, rx, src, tx20, rx20, src20;
+
+	tx = ftp_threads("ftpage-tx/", -20, &tx20);
+	rx = ftp_threads("ftpage-rx/", -20, &rx20);
+	src = ftp_threads("ftpage-src/", -20, &src20);
+	tap_check(tx == 1 && tx20 == 1 && rx == (int)ftp_channels(streams) &&
+		  rx20 == 1 && src == (int)ftp_channels(streams) &&
+		  src20 == 1,
+		  "%u streams: the demand channel's threads at nice -20: dest "
+		  "sender %d of %d, receiver %d of %d; source %d of %d",
+		  streams, tx20, tx, rx20, rx, src20, src);
+}
+
 /* One migration over @streams streams; with @flap, a 2 s outage. */
 static void run(unsigned int streams, bool flap, unsigned int n)
 {
@@ -144,6 +165,7 @@ static void run(unsigned int streams, bool flap, unsigned int n)
 			  "%u streams: push and journal channels under bbr (%d), "
 			  "the demand channel under the default, cubic (%d)",
 			  streams, bbr, cubic);
+		check_demand_threads(streams);
 	}
 	tap_check(!ftp_destroy(ctl, dst) && !ftp_destroy(ctl, src),
 		  "destroy %s and %s", dst, src);
@@ -154,7 +176,7 @@ int main(void)
 	long long streams0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(23);
+	tap_plan(25);
 	ctl = ftp_pair_open();
 	if (ctl < 0)
 		return tap_finish();

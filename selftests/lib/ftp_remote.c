@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -930,6 +931,50 @@ int ftp_ss_kill(const char *ns, unsigned int port, unsigned int peer)
 		return -1;
 	}
 	return 0;
+}
+
+unsigned int ftp_attached_port(const char *src, const char *what)
+{
+	char out[32];
+
+	if (ftp_sh_out(out, sizeof(out), "dmesg | grep '%s: destination .* "
+		       "attached (%s' | tail -n 1 | "
+		       "sed 's/.*:\\([0-9]*\\) attached.*/\\1/'", src, what))
+		return 0;
+	return strtoul(out, NULL, 10);
+}
+
+int ftp_threads(const char *prefix, int nice, int *at_nice)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	char path[300], buf[512], *name, *end;
+	int n = 0, ni;
+	FILE *f;
+
+	*at_nice = 0;
+	if (!proc)
+		return -1;
+	while ((e = readdir(proc))) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		/* "pid (name) state ppid ... priority nice ..." */
+		name = fgets(buf, sizeof(buf), f) ? strchr(buf, '(') : NULL;
+		end = name ? strrchr(name, ')') : NULL;
+		fclose(f);
+		if (!end || strncmp(name + 1, prefix, strlen(prefix)))
+			continue;
+		n++;
+		if (sscanf(end + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			   "%*u %*u %*u %*d %*d %*d %d", &ni) == 1 && ni == nice)
+			(*at_nice)++;
+	}
+	closedir(proc);
+	return n;
 }
 
 int ftp_param_set(const char *name, unsigned long val)

@@ -212,6 +212,19 @@ int ftp_ss_conns(const char *ns, unsigned int port, struct ftp_ss_conn *out,
  * both ends see it reset. 0 or -1.
  */
 int ftp_ss_kill(const char *ns, unsigned int port, unsigned int peer);
+/*
+ * The peer port of the latest channel source region SRC logged as
+ * "attached (WHAT" (a grep pattern), or 0. Stream 0's line says "demand
+ * channel)", "bulk channel)", "journal channel)"; the other streams' are
+ * logged at debug level 1, "journal channel 2", say.
+ */
+unsigned int ftp_attached_port(const char *src, const char *what);
+
+/*
+ * Threads (kernel ones too) whose name begins with PREFIX; *AT_NICE: how
+ * many of them run at nice level NICE. -1 if /proc cannot be read.
+ */
+int ftp_threads(const char *prefix, int nice, int *at_nice);
 
 /* Channels of a pair with @streams push streams: demand, push, journal. */
 static inline unsigned int ftp_channels(unsigned int streams)
