@@ -17,12 +17,14 @@
  * 50 ms: acknowledgements come in bursts (delayed ACKs, a virtual CPU's
  * timer), which a shorter one takes for rate.
  *
- * The budget starts once the streams' start-up is over: as soon as one
- * of them sees its smoothed RTT rise an eighth above the least (a queue
- * builds; each stream then holds what it has in flight until the
- * interval's end sets the budget), or the rate stopped growing for three
- * intervals. Before, TCP's slow start (or BBR's) grows the streams alone;
- * exiting later lets the start-up queue a round trip more.
+ * The budget starts once the start-up is over: as soon as the stream
+ * sees its smoothed RTT rise an eighth above the least (a queue builds;
+ * it then holds what it has in flight until the interval's end sets the
+ * budget), or the rate stopped growing for three intervals. Before, TCP's
+ * slow start (or BBR's) grows one stream alone, the others paused: every
+ * stream's initial window and start-up would queue as much again, and a
+ * demand reply waits behind all of it. Exiting later lets the start-up
+ * queue a round trip more.
  *
  * The least RTT is a windowed minimum, as BBR keeps it: the budget's own
  * queue hides the path's RTT, so when no sample came down to the least
@@ -34,14 +36,24 @@
  * measured rate shrink meanwhile, and the push yields to it, as a
  * scavenger (LEDBAT) would, down to the least budget.
  *
- * Each stream gets an equal share as TCP's cwnd clamp (what a BPF program
- * sets with TCP_BPF_SNDCWND_CLAMP), and its cwnd is lowered to it at once,
- * since reno and cubic apply the clamp only as the window grows: at least
- * 4 segments, and 64 KiB for all streams together. A work item samples
- * the streams every tick during start-up and a probe, once an interval
- * otherwise. bulk_gain=0 turns the budget off: TCP alone decides, and
- * setting it again measures the path afresh.
+ * The budget is at least 64 KiB: on a short path the BDP is a few
+ * segments, too few to keep the link busy across a scheduling delay or a
+ * burst of ACKs. (A floor of 4 ms of the rate queued less on a slow link,
+ * but where the RTT is the CPU's more than the link's, between two
+ * emulated VMs, it let the push fall to a quarter.) It runs as many
+ * streams as it gives 16 segments each, at least one; the others pause,
+ * their threads waiting for a share (ftp_bulk_pause()). A stream with a
+ * smaller window recovers a loss by a timeout rather than a fast
+ * retransmit (which takes three duplicate ACKs), and each one costs CPU.
+ * Each running stream gets an equal share as TCP's cwnd clamp (what a BPF
+ * program sets with TCP_BPF_SNDCWND_CLAMP), and a paused one as much for
+ * what its socket still holds; the cwnd is lowered to it at once, since
+ * reno and cubic apply the clamp only as the window grows. A
+ * work item samples the streams every tick during start-up and a probe,
+ * once an interval otherwise. bulk_gain=0 turns the budget off: TCP
+ * alone decides, and setting it again measures the path afresh.
  */
+#include <linux/kthread.h>
 #include <linux/math64.h>
 #include <linux/minmax.h>
 #include <linux/ktime.h>
@@ -54,13 +66,13 @@
 
 /* Shortest interval between rate samples. */
 #define FTP_BULK_MIN_IVAL_US	50000
-/*
- * The least share of a stream, in segments (BBR's floor), and the least
- * budget: on a LAN the BDP is a few segments, too few to keep the link
- * busy across a scheduling delay.
- */
+/* The least share of a stream, in segments (BBR's floor). */
 #define FTP_BULK_MIN_CWND	4U
+/* The least budget (above). */
 #define FTP_BULK_MIN_BUDGET	SZ_64K
+/* A running stream's share at least, in segments; how long a pause lasts. */
+#define FTP_BULK_STREAM_SEGS	16U
+#define FTP_BULK_PAUSE_MS	50
 /* Start-up: growth that still counts as growing, for how long. */
 #define FTP_BULK_GROWTH_PCT	125
 #define FTP_BULK_PLATEAU	3
@@ -88,6 +100,7 @@ void ftp_bulk_init(struct ftp_bulk *b, const char *name)
 	memset(b, 0, sizeof(*b));
 	b->name = name;
 	spin_lock_init(&b->lock);
+	init_waitqueue_head(&b->turn);
 	INIT_DELAYED_WORK(&b->work, ftp_bulk_work);
 }
 
@@ -108,7 +121,7 @@ void ftp_bulk_uninit(struct ftp_bulk *b)
 	for (i = 0; i < FTP_BULK_MAX_FLOWS; i++) {
 		if (b->slot[i].sk) {
 			sock_put(b->slot[i].sk);
-			b->slot[i].sk = NULL;
+			WRITE_ONCE(b->slot[i].sk, NULL);
 		}
 	}
 	b->nr = 0;
@@ -147,12 +160,14 @@ void ftp_bulk_add(struct ftp_bulk *b, struct sock *sk)
 	if (s) {
 		sock_hold(sk);
 		*s = (struct ftp_bulk_slot){
-			.sk = sk,
 			.delivered = tp->delivered,
 			.clamp = tp->snd_cwnd_clamp,
 			.cur = tp->snd_cwnd_clamp,
 			.mss = max(tp->mss_cache, 1U),
+			/* till the work says (now): one starts alone */
+			.paused = b->nr && READ_ONCE(ftp_bulk_gain),
 		};
+		WRITE_ONCE(s->sk, sk);
 		if (!b->nr++) {
 			b->gen++;	/* the work resets its state */
 			WRITE_ONCE(b->bdp, 0);
@@ -189,13 +204,17 @@ void ftp_bulk_del(struct ftp_bulk *b, struct sock *sk)
 	s = ftp_bulk_find(b, sk);
 	if (s) {
 		tcp_sk(sk)->snd_cwnd_clamp = s->clamp;
-		s->sk = NULL;
+		WRITE_ONCE(s->sk, NULL);
 		b->nr--;
 	}
 	spin_unlock(&b->lock);
 	release_sock(sk);
-	if (s)
-		sock_put(sk);
+	if (!s)
+		return;
+	sock_put(sk);
+	/* A running stream leaves: a paused one may take its share. */
+	if (READ_ONCE(b->nr))
+		mod_delayed_work(system_wq, &b->work, 0);
 }
 
 /* @bdp bytes at @gain percent, with the floor; 0 for none. */
@@ -218,6 +237,59 @@ static u64 ftp_bulk_bytes(u64 bdp, unsigned int gain)
 u64 ftp_bulk_budget(struct ftp_bulk *b)
 {
 	return ftp_bulk_bytes(READ_ONCE(b->bdp), READ_ONCE(ftp_bulk_gain));
+}
+
+/*
+ * Lockless, for the push's every page: @sk's slot, its own stream's,
+ * stays until that stream's ftp_bulk_del().
+ */
+static bool ftp_bulk_paused(struct ftp_bulk *b, struct sock *sk)
+{
+	struct ftp_bulk_slot *s;
+
+	for (s = b->slot; s < b->slot + FTP_BULK_MAX_FLOWS; s++)
+		if (READ_ONCE(s->sk) == sk)
+			return READ_ONCE(s->paused);
+	return false;
+}
+
+/**
+ * ftp_bulk_wake() - Have paused streams look at their reasons to stop now.
+ * @b: the peer's budget
+ *
+ * Context: Any context.
+ */
+void ftp_bulk_wake(struct ftp_bulk *b)
+{
+	atomic_inc(&b->kicks);
+	wake_up_all(&b->turn);
+}
+
+/**
+ * ftp_bulk_pause() - Wait while the budget has no share for a stream.
+ * @b: the peer's budget
+ * @sk: a stream ftp_bulk_add() put under it
+ *
+ * A paused stream should send nothing new. Its thread waits here up to
+ * FTP_BULK_PAUSE_MS at a time, so that it sees its own reasons to stop
+ * (kthread_stop() and ftp_bulk_wake() wake it sooner).
+ *
+ * Return: true when the stream was paused: the caller checks whether it
+ * still has work and calls again; false: it may send.
+ *
+ * Context: Process context (a kthread); may sleep.
+ */
+bool ftp_bulk_pause(struct ftp_bulk *b, struct sock *sk)
+{
+	int kicks = atomic_read(&b->kicks);
+
+	if (!ftp_bulk_paused(b, sk))
+		return false;
+	wait_event_interruptible_timeout(b->turn, !ftp_bulk_paused(b, sk) ||
+					 kthread_should_stop() ||
+					 atomic_read(&b->kicks) != kicks,
+					 msecs_to_jiffies(FTP_BULK_PAUSE_MS));
+	return true;
 }
 
 /* State for a first stream (@gen), or for bulk_gain set again after 0. */
@@ -271,9 +343,13 @@ static void ftp_bulk_account(struct ftp_bulk *b, struct sock *sk,
 	const struct tcp_sock *tp = tcp_sk(sk);
 	struct ftp_bulk_slot *s;
 	u32 segs, rtt;
-	bool slow;
 
-	slow = lock_sock_fast(sk);
+	/*
+	 * Not lock_sock_fast(): its fast path holds the socket's spinlock
+	 * with softirqs off, and a softirq on a CPU that holds @b->lock
+	 * could spin on it (bh_lock_sock()) while we spin on @b->lock.
+	 */
+	lock_sock(sk);
 	spin_lock(&b->lock);
 	s = ftp_bulk_find(b, sk);
 	if (s) {
@@ -286,10 +362,12 @@ static void ftp_bulk_account(struct ftp_bulk *b, struct sock *sk,
 		rtt = tcp_is_sack(tp) ? tp->rack.rtt_us : tp->srtt_us >> 3;
 		if (segs && rtt && (!t->rtt_us || rtt < t->rtt_us))
 			t->rtt_us = rtt;
-		t->srtt_us = max(t->srtt_us, tp->srtt_us >> 3);
+		/* a paused stream's is of when it last sent */
+		if (segs)
+			t->srtt_us = max(t->srtt_us, tp->srtt_us >> 3);
 	}
 	spin_unlock(&b->lock);
-	unlock_sock_fast(sk, slow);
+	release_sock(sk);
 }
 
 /* A sample into the windowed least RTT, and the probe's. */
@@ -410,10 +488,12 @@ static bool ftp_bulk_step(struct ftp_bulk *b, const struct ftp_bulk_tick *t,
 
 /*
  * The clamp stream @s gets now, never above the one it came with. Bound:
- * its share of the budget, at least max(64 KiB / n, 4 segments) for n
- * streams. In a probe: its share of half the BDP, at least 4 segments but
- * not 64 KiB in all, or the queue that holds on a short path would never
- * drain.
+ * its share of the budget among the @b->running streams, at least 4
+ * segments; a paused stream keeps a running one's, so that what its
+ * socket still holds drains in a round trip or two (it takes nothing
+ * new). In a probe: its share of half the BDP, at
+ * least 4 segments but with no floor, or the queue that holds on a short
+ * path would never drain.
  */
 static u32 ftp_bulk_clamp(const struct ftp_bulk *b,
 			  const struct ftp_bulk_slot *s, unsigned int gain)
@@ -437,7 +517,7 @@ static u32 ftp_bulk_clamp(const struct ftp_bulk *b,
 	}
 	if (!budget)
 		return s->clamp;
-	cwnd = DIV_ROUND_UP_ULL(div_u64(budget, b->nr), s->mss);
+	cwnd = DIV_ROUND_UP_ULL(div_u64(budget, max(b->running, 1U)), s->mss);
 	return min_t(u64, max_t(u64, cwnd, FTP_BULK_MIN_CWND), s->clamp);
 }
 
@@ -456,6 +536,44 @@ static void ftp_bulk_set_clamp(struct tcp_sock *tp, struct ftp_bulk_slot *s,
 		tp->snd_ssthresh = min(tp->snd_ssthresh, cwnd);
 	}
 	s->cur = cwnd;
+}
+
+/*
+ * Which streams run, the first in slot order: in start-up (and its hold)
+ * one; bound, as many as the budget (not a probe's) gives
+ * FTP_BULK_STREAM_SEGS each, at least one; with no budget (bulk_gain 0)
+ * every one. Wakes those whose pause is over.
+ */
+static void ftp_bulk_turns(struct ftp_bulk *b, unsigned int gain)
+{
+	struct ftp_bulk_slot *s;
+	unsigned int run, n = 0, mss = 1;
+	bool pause, wake = false;
+	u64 budget = 0;
+
+	spin_lock(&b->lock);
+	if (b->phase == FTP_BULK_BOUND || b->phase == FTP_BULK_PROBE)
+		budget = ftp_bulk_bytes(READ_ONCE(b->bdp), gain);
+	for (s = b->slot; s < b->slot + FTP_BULK_MAX_FLOWS; s++)
+		if (s->sk)
+			mss = max(mss, s->mss);
+	run = b->nr;
+	if (gain && budget)
+		run = clamp_t(u64, div_u64(budget, FTP_BULK_STREAM_SEGS * mss),
+			      1, max(b->nr, 1U));
+	else if (gain)
+		run = 1;
+	for (s = b->slot; s < b->slot + FTP_BULK_MAX_FLOWS; s++) {
+		if (!s->sk)
+			continue;
+		pause = n++ >= run;
+		wake |= s->paused && !pause;
+		WRITE_ONCE(s->paused, pause);
+	}
+	b->running = run;
+	spin_unlock(&b->lock);
+	if (wake)
+		wake_up_all(&b->turn);
 }
 
 /*
@@ -487,12 +605,11 @@ static void ftp_bulk_apply(struct ftp_bulk *b, struct sock *sk,
 			   unsigned int gain, bool hold)
 {
 	struct ftp_bulk_slot *s;
-	bool slow;
 	u32 cwnd;
 
 	if (!ftp_bulk_changed(b, sk, gain, hold))
 		return;
-	slow = lock_sock_fast(sk);
+	lock_sock(sk);		/* not lock_sock_fast(): ftp_bulk_account() */
 	spin_lock(&b->lock);
 	s = ftp_bulk_find(b, sk);
 	if (s) {
@@ -501,7 +618,7 @@ static void ftp_bulk_apply(struct ftp_bulk *b, struct sock *sk,
 			ftp_bulk_set_clamp(tcp_sk(sk), s, cwnd);
 	}
 	spin_unlock(&b->lock);
-	unlock_sock_fast(sk, slow);
+	release_sock(sk);
 }
 
 /*
@@ -548,6 +665,7 @@ static void ftp_bulk_work(struct work_struct *work)
 		hold = ftp_bulk_step(b, &t, now);
 		delay = ftp_bulk_delay(b, now);
 	}
+	ftp_bulk_turns(b, gain);
 	for (i = 0; i < n; i++) {
 		ftp_bulk_apply(b, sks[i], gain, hold);
 		sock_put(sks[i]);

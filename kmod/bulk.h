@@ -4,6 +4,7 @@
 
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include "proto.h"
@@ -22,7 +23,7 @@ enum ftp_bulk_phase {
 	FTP_BULK_PROBE,			/* a smaller one: the queue drains */
 };
 
-/* A stream's; under ftp_bulk.lock. */
+/* A stream's; under ftp_bulk.lock (@sk and @paused are read without). */
 struct ftp_bulk_slot {
 	struct sock *sk;		/* referenced; NULL: free */
 	u32 delivered;			/* its tp->delivered accounted */
@@ -31,6 +32,7 @@ struct ftp_bulk_slot {
 	u32 hold_cwnd;			/* held at; 0: came in the hold */
 	u32 mss;			/* at the last tick */
 	u32 inflight;			/* packets, at the last tick */
+	bool paused;			/* the budget has no share for it */
 };
 
 /*
@@ -44,10 +46,13 @@ struct ftp_bulk {
 	spinlock_t lock;
 	struct ftp_bulk_slot slot[FTP_BULK_MAX_FLOWS];
 	unsigned int nr;		/* slots in use */
+	unsigned int running;		/* of them, not paused */
 	unsigned int gen;		/* bumped as @nr leaves 0 */
 	struct delayed_work work;	/* runs while @nr > 0 */
 	/* Bytes, 0: no budget (yet); READ_ONCE(), WRITE_ONCE(). */
 	u64 bdp;
+	wait_queue_head_t turn;		/* paused streams wait here */
+	atomic_t kicks;			/* ftp_bulk_wake()s */
 
 	/* Only the work touches these. */
 	unsigned int seen_gen;		/* @gen the state below is of */
@@ -69,5 +74,7 @@ void ftp_bulk_uninit(struct ftp_bulk *b);
 void ftp_bulk_add(struct ftp_bulk *b, struct sock *sk);
 void ftp_bulk_del(struct ftp_bulk *b, struct sock *sk);
 u64 ftp_bulk_budget(struct ftp_bulk *b);
+bool ftp_bulk_pause(struct ftp_bulk *b, struct sock *sk);
+void ftp_bulk_wake(struct ftp_bulk *b);
 
 #endif /* FTP_BULK_H */

@@ -78,11 +78,12 @@ FTP_PARAM(port, ftp_port, 1, 65535,
 	  "default TCP port for serving regions (default 7407)");
 FTP_PARAM(max_regions, ftp_max_regions, 1, 4096,
 	  "maximum number of regions (default 64)");
-FTP_PARAM(debug, ftp_debug, 0, 3,
-	  "debug log level, 0 = errors only (default 0)");
 FTP_PARAM(fault_timeout_ms, ftp_fault_timeout_ms, 100, 300000,
 	  "longest wait for a missing page before SIGBUS (default 30000)");
-/* The migration policy may be changed at run time; SERVE and PULL read it. */
+/* The log level and the migration policy may be changed at run time. */
+FTP_PARAM_PERM(debug, ftp_debug, 0, 3, 0644,
+	       "debug log level, 0 = errors only (default 0)");
+/* SERVE and PULL read the policy when they start. */
 FTP_PARAM_PERM(lease_ms, ftp_lease_ms, 500, 60000, 0644,
 	       "lease a source grants its destination per heartbeat (default 5000)");
 FTP_PARAM_PERM(rollback_after_ms, ftp_rollback_after_ms, 0, 3600000, 0644,

@@ -429,7 +429,10 @@ static int ftp_source_push_one(struct ftp_src_conn *c, pgoff_t index)
 	return 0;
 }
 
-/* Push pages the destination was not sent until there are none. */
+/*
+ * Push pages the destination was not sent until there are none; while
+ * the budget pauses this stream, the others push them.
+ */
 static int ftp_source_push_pages(struct ftp_src_conn *c)
 {
 	struct ftp_source *src = c->src;
@@ -440,6 +443,13 @@ static int ftp_source_push_pages(struct ftp_src_conn *c)
 
 	while (!kthread_should_stop() && !ftp_region_is_dead(r) &&
 	       !READ_ONCE(c->replaced)) {
+		if (ftp_bulk_pause(&src->bulk, c->fs.sock->sk)) {
+			if (ftp_sock_peer_gone(&c->fs))
+				return -ECONNRESET;
+			if (atomic64_read(&src->sent_count) >= r->nr_pages)
+				break;
+			continue;
+		}
 		hint = atomic_long_xchg(&src->demand_hint, -1);
 		if (hint >= 0 && hint < r->nr_pages)
 			cursor = hint;
@@ -550,6 +560,7 @@ static void ftp_source_replace(struct ftp_source *src, struct ftp_src_conn *o)
 	lockdep_assert_held(&src->lock);
 	WRITE_ONCE(o->replaced, true);
 	ftp_sock_shutdown(&o->fs);
+	ftp_bulk_wake(&src->bulk);	/* a paused push thread ends now */
 }
 
 /*

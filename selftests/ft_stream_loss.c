@@ -12,8 +12,8 @@
  * The dest reconnects, completes and equals the source exactly.
  * Epoch 1 stamps every page (32 MiB of journal) and is committed without
  * waiting; once the source has some of it staged, one of its journal
- * connections other than stream 0 is aborted, before the epoch is
- * applied. The source logs the epoch dropped unapplied, the dest
+ * connections other than stream 0 (debug=1 logs which) is aborted, before
+ * the epoch is applied. The source logs the epoch dropped unapplied, the dest
  * reconnects and streams it again: committed_epoch 1 on both sides,
  * "applied epoch 1" logged exactly once.
  * Epoch 2 re-stamps every 3rd page with a 64 KiB blob, committed with
@@ -53,41 +53,6 @@ static bool every_3rd(uint64_t p)
 	return p % 3 == 1;
 }
 
-/*
- * The peer port of the latest channel of @kind (stream 0) the source
- * logged as attached, or 0.
- */
-static unsigned int attached_port(const char *kind)
-{
-	char out[32];
-
-	if (ftp_sh_out(out, sizeof(out), "dmesg | grep '" SRC ": destination .* "
-		       "attached (%s channel)' | tail -n 1 | "
-		       "sed 's/.*:\\([0-9]*\\) attached.*/\\1/'", kind))
-		return 0;
-	return strtoul(out, NULL, 10);
-}
-
-/*
- * A journal stream but stream 0: a source connection that is neither the
- * demand channel nor journal stream 0, and pushed less than 64 KiB. Its
- * peer port, or 0.
- */
-static unsigned int journal_helper_port(void)
-{
-	unsigned int demand = attached_port("demand");
-	unsigned int journal0 = attached_port("journal");
-	struct ftp_ss_conn c[MAX_CONNS];
-	int i, n;
-
-	n = ftp_ss_conns(FTP_PAIR_A_NS, PORT, c, MAX_CONNS);
-	for (i = 0; i < n && i < MAX_CONNS; i++)
-		if (c[i].peer_port != demand && c[i].peer_port != journal0 &&
-		    c[i].bytes_acked < 64 * 1024)
-			return c[i].peer_port;
-	return 0;
-}
-
 /* Abort the source's connection from peer port @port; true if done. */
 static bool abort_conn(unsigned int port, const char *what)
 {
@@ -122,7 +87,8 @@ static void push_stream_loss(uint8_t *model, int64_t *written)
 	while (ok && !ftp_status(ctl, DST, &sd) &&
 	       sd.state == FTPAGE_STATE_PULLING && sd.pages_known < PAGES / 8)
 		ftp_sleep_ms(5);
-	ok = ok && abort_conn(attached_port("bulk"), "push stream 0");
+	ok = ok && abort_conn(ftp_attached_port(SRC, "bulk channel)"),
+			      "push stream 0");
 	/* the abort landed while pages were still missing */
 	ftp_status_lease_diag(ctl, DST, &sd);
 	tap_check(ok && (sd.state == FTPAGE_STATE_PULLING ||
@@ -141,7 +107,7 @@ static void push_stream_loss(uint8_t *model, int64_t *written)
 
 static void journal_stream_loss(uint8_t *model)
 {
-	unsigned int helper = journal_helper_port();
+	unsigned int helper = ftp_attached_port(SRC, "journal channel [1-9]");
 	struct ftpage_status sd, ss;
 	uint64_t reconnects;
 	bool ok;
@@ -189,8 +155,10 @@ int main(void)
 	ftp_lease_check(1000, 15000);
 	streams0 = ftp_param_get("streams");
 	tap_check(!ftp_param_set("streams", STREAMS) &&
+		  !ftp_param_set("debug", 1) &&
 		  !ftp_pair_netem("rate 40000"),
-		  "streams=%d, link capped at 40 Mbit/s", STREAMS);
+		  "streams=%d, debug=1 (every stream's attach logged), link "
+		  "capped at 40 Mbit/s", STREAMS);
 	ftp_kmsg_mark(TAG);
 
 	push_stream_loss(model, &written);
@@ -214,6 +182,7 @@ int main(void)
 			      "blob 2");
 
 	ftp_pair_netem(NULL);
+	ftp_param_set("debug", 0);
 	if (streams0 > 0)
 		ftp_param_set("streams", streams0);
 	return ftp_pair_close(ctl, TAG, DST, SRC);

@@ -16,10 +16,11 @@
  * served with push and pulled, while a child maps
  * the destination and reads every 64th page in a scrambled order (demand
  * faults racing the push). Printed per run: push throughput (region bytes
- * over the time from the PULL to complete), link utilisation against the cap, and the
- * demand-fault latency p50/p99 from the module's histogram (request to
- * arrival) -- the goals: >= 80% of the capped link at 100 ms RTT with
- * enough streams, demand p99 within 2x (RTT + a page's wire time).
+ * over the time from the PULL to complete), link utilisation against the
+ * cap, how many streams pushed (the budget pauses those it has no share
+ * for), and the demand-fault latency p50/p99 from the module's histogram
+ * (request to arrival) -- the goals: >= 80% of the capped link at 100 ms
+ * RTT with enough streams, demand p99 within 2x (RTT + a page's wire time).
  * Then, with 2 streams at 10 and 100 ms, the same without the push's
  * in-flight budget (bulk_gain 0) and with the system's congestion control
  * (bulk_cc "").
@@ -27,7 +28,10 @@
  * Checks (TAP) only what is exact: each run completes, the destination
  * equals the source (digest), the child read every page right; and that
  * the source's push budget engaged at bulk_gain percent of the path's
- * BDP, within a factor of two (or stayed 0 with bulk_gain 0). Timings are
+ * BDP, within a factor of two (or stayed 0 with bulk_gain 0); that every
+ * stream pushed where the budget gives each 16 segments, and no more
+ * streams than it has such shares for (at least one) where not. With
+ * --smoke: 16 MiB, no delay and 50 ms, 1 and 4 streams. Timings are
  * reported, never asserted. Files wan.txt and wan.json go to stdout
  * between "@@FTPAGE-BENCH-FILE <name>@@" and "@@FTPAGE-BENCH-END@@" lines
  * (vm/bench_out.sh extracts them).
@@ -52,7 +56,7 @@
 #define U(x)		((unsigned long long)(x))
 
 static const unsigned int rtts_full[] = { 0, 10, 50, 100 };
-static const unsigned int rtts_smoke[] = { 50 };
+static const unsigned int rtts_smoke[] = { 0, 50 };
 static const unsigned int streams_full[] = { 1, 2, 4, 8 };
 static const unsigned int streams_smoke[] = { 1, 4 };
 
@@ -69,6 +73,7 @@ struct wan_run {
 	double p50_ms, p99_ms;
 	uint64_t demand;
 	uint64_t budget;		/* the source's push_budget, largest seen */
+	int pushers;			/* streams that pushed; -1: unknown */
 	bool ok;
 };
 
@@ -101,21 +106,72 @@ static bool link_set(unsigned int rtt_ms)
 	return !ftp_pair_netem(args);
 }
 
+#define BULK_CC	"/sys/module/ftpage/parameters/bulk_cc"
+
+/* The module's bulk_cc parameter, as it reads; "" is the system's. */
+static const char *bulk_cc(void)
+{
+	static char cc[32] = "?";
+	FILE *f = fopen(BULK_CC, "r");
+
+	if (f && fgets(cc, sizeof(cc), f))
+		cc[strcspn(cc, "\n")] = '\0';
+	if (f)
+		fclose(f);
+	return cc[0] ? cc : "the system's default";
+}
+
+static bool bulk_cc_set(const char *cc)
+{
+	FILE *f = fopen(BULK_CC, "w");
+	bool ok = f && fprintf(f, "%s\n", cc) > 0;
+
+	return f && !fclose(f) && ok;
+}
+
+/* A connection that sent this much pushed (the others sent handshakes). */
+#define PUSHED_MIN	(64 * 1024)
+#define MSS		1448		/* veth, TCP timestamps */
+
+/*
+ * How many of source @src's connections on @port pushed, into
+ * @w->pushers: of those but the demand connection (the journal's send the
+ * source nothing but acknowledgements), the ones that sent PUSHED_MIN or
+ * more.
+ */
+static void pushers(const char *src, unsigned int port, struct wan_run *w)
+{
+	unsigned int demand = ftp_attached_port(src, "demand channel");
+	struct ftp_ss_conn c[32];
+	int i, n, count = 0;
+
+	n = ftp_ss_conns(FTP_PAIR_A_NS, port, c, 32);
+	for (i = 0; i < n && i < 32; i++)
+		count += c[i].peer_port != demand &&
+			 c[i].bytes_acked >= PUSHED_MIN;
+	if (n >= 0 && demand)
+		w->pushers = count;
+}
+
 /*
  * Until @dst completes (or 300 s), sampling the push's in-flight budget
- * on @src meanwhile: 0 when done.
+ * on @src meanwhile; then how many connections on @port pushed (they
+ * stay open until the regions go; ss under TCG meanwhile would take the
+ * push's CPU): 0 when done.
  */
-static int wait_complete(const char *src, const char *dst,
-			 struct ftpage_status *st, uint64_t *budget)
+static int wait_complete(const char *src, const char *dst, unsigned int port,
+			 struct ftpage_status *st, struct wan_run *w)
 {
 	uint64_t end = ftp_now_ms() + 300000;
 	struct ftpage_status ss;
 
 	while (!ftp_status(ctl, dst, st) && ftp_now_ms() < end) {
-		if (st->state == FTPAGE_STATE_COMPLETE)
+		if (st->state == FTPAGE_STATE_COMPLETE) {
+			pushers(src, port, w);
 			return 0;
-		if (!ftp_status(ctl, src, &ss) && ss.push_budget > *budget)
-			*budget = ss.push_budget;
+		}
+		if (!ftp_status(ctl, src, &ss) && ss.push_budget > w->budget)
+			w->budget = ss.push_budget;
 		ftp_sleep_ms(5);
 	}
 	return -1;
@@ -151,6 +207,28 @@ static void check_budget(const struct wan_run *w)
 		  U(w->budget), U(lo), U(hi), gain);
 }
 
+/*
+ * The streams the budget ran: all where its largest gives each 16
+ * segments (kmod/bulk.c), at most that many (at least one) where not.
+ */
+static void check_pushers(const struct wan_run *w)
+{
+	uint64_t shares = w->budget / (16 * MSS);
+
+	if (w->variant != MAIN)
+		return;
+	if (shares >= w->streams)
+		tap_check(w->pushers == (int)w->streams,
+			  "budget %llu bytes: all %u streams pushed (%d)",
+			  U(w->budget), w->streams, w->pushers);
+	else
+		tap_check(w->pushers >= 1 &&
+			  w->pushers <= (int)(shares ? shares : 1),
+			  "budget %llu bytes: %d of %u streams pushed, the "
+			  "others paused (at most %llu)", U(w->budget),
+			  w->pushers, w->streams, U(shares ? shares : 1));
+}
+
 static void one_run(struct wan_run *w, unsigned int n)
 {
 	uint64_t size = (uint64_t)opt.mib * MIB, t0, ms;
@@ -162,6 +240,7 @@ static void one_run(struct wan_run *w, unsigned int n)
 	pid_t scan;
 	bool ok;
 
+	w->pushers = -1;
 	snprintf(src, sizeof(src), "wan-s%u", n);
 	snprintf(dst, sizeof(dst), "wan-d%u", n);
 	ok = !ftp_param_set("streams", w->streams) && link_set(w->rtt_ms) &&
@@ -171,7 +250,7 @@ static void one_run(struct wan_run *w, unsigned int n)
 	t0 = ftp_now_ms();
 	ok = ok && !ftp_pair_pull_only(ctl, src, dst, PORT_BASE + n);
 	scan = ok ? ftp_scan_child(dst, size, SEED, NULL, SCAN_STEP) : -1;
-	ok = ok && !wait_complete(src, dst, &st, &w->budget);
+	ok = ok && !wait_complete(src, dst, PORT_BASE + n, &st, w);
 	ms = ftp_now_ms() - t0;
 	if (scan > 0)
 		ftp_reap_child(scan, 60000, &status, NULL);
@@ -188,6 +267,7 @@ static void one_run(struct wan_run *w, unsigned int n)
 	w->p50_ms = st.fault_lat_p50_ns / 1e6;
 	w->p99_ms = st.fault_lat_p99_ns / 1e6;
 	check_budget(w);
+	check_pushers(w);
 	ftp_destroy(ctl, dst);
 	ftp_destroy(ctl, src);
 }
@@ -196,29 +276,6 @@ static void one_run(struct wan_run *w, unsigned int n)
 static double page_wire_ms(void)
 {
 	return KG_PAGE_SIZE * 8.0 / opt.kbit;
-}
-
-#define BULK_CC	"/sys/module/ftpage/parameters/bulk_cc"
-
-/* The module's bulk_cc parameter, as it reads; "" is the system's. */
-static const char *bulk_cc(void)
-{
-	static char cc[32] = "?";
-	FILE *f = fopen(BULK_CC, "r");
-
-	if (f && fgets(cc, sizeof(cc), f))
-		cc[strcspn(cc, "\n")] = '\0';
-	if (f)
-		fclose(f);
-	return cc[0] ? cc : "the system's default";
-}
-
-static bool bulk_cc_set(const char *cc)
-{
-	FILE *f = fopen(BULK_CC, "w");
-	bool ok = f && fprintf(f, "%s\n", cc) > 0;
-
-	return f && !fclose(f) && ok;
 }
 
 /* The system's default congestion control (netns inherit it), or "?". */
@@ -250,7 +307,7 @@ static void report(const char *kernel, unsigned int gain)
 	    "(parameter bulk_cc): %s; the push streams' in-flight budget (bulk_gain):\n"
 	    "%u%% of the path's bandwidth-delay product.\n\n", kernel, opt.kbit,
 	    opt.mib, SCAN_STEP, bulk_cc(), gain);
-	out("  RTT ms  streams     MiB/s  of cap  demand  p50 ms   p99 ms  p99 goal ms\n");
+	out("  RTT ms  streams  pushed     MiB/s  of cap  demand  p50 ms   p99 ms  p99 goal ms\n");
 	for (i = 0; i < nr_runs; i++) {
 		const struct wan_run *w = &runs[i];
 		double goal = 2 * (w->rtt_ms + page_wire_ms());
@@ -261,8 +318,9 @@ static void report(const char *kernel, unsigned int gain)
 		if (w->variant == NO_BUDGET && runs[i - 1].variant != NO_BUDGET)
 			out("\nThe same with bulk_gain 0 (no in-flight budget, %s alone):\n",
 			    bulk_cc());
-		out("  %6u  %7u  %8.2f  %5.0f%%  %6llu  %6.1f  %7.1f  %7.1f%s\n",
-		    w->rtt_ms, w->streams, w->mib_s, 100 * w->util, U(w->demand),
+		out("  %6u  %7u  %6d  %8.2f  %5.0f%%  %6llu  %6.1f  %7.1f  %7.1f%s\n",
+		    w->rtt_ms, w->streams, w->pushers, w->mib_s, 100 * w->util,
+		    U(w->demand),
 		    w->p50_ms, w->p99_ms, goal, w->ok ? "" : "  (run failed)");
 		if (w->variant != MAIN)
 			continue;
@@ -285,12 +343,14 @@ static void report(const char *kernel, unsigned int gain)
 	for (i = 0; i < nr_runs; i++) {
 		const struct wan_run *w = &runs[i];
 
-		fprintf(json_f, "    {\"rtt_ms\": %u, \"streams\": %u, \"mib_s\": %.3f, "
+		fprintf(json_f, "    {\"rtt_ms\": %u, \"streams\": %u, "
+			"\"streams_pushed\": %d, \"mib_s\": %.3f, "
 			"\"link_util\": %.3f, \"demand_faults\": %llu, "
 			"\"demand_p50_ms\": %.3f, \"demand_p99_ms\": %.3f, "
 			"\"bulk_cc\": \"%s\", \"bulk_gain\": %u, "
 			"\"push_budget_max\": %llu, \"ok\": %s}%s\n",
-			w->rtt_ms, w->streams, w->mib_s, w->util, U(w->demand),
+			w->rtt_ms, w->streams, w->pushers, w->mib_s, w->util,
+			U(w->demand),
 			w->p50_ms, w->p99_ms, w->variant == SYSTEM_CC ? "" : cc,
 			w->variant == NO_BUDGET ? 0 : gain, U(w->budget),
 			w->ok ? "true" : "false",
@@ -341,7 +401,7 @@ int main(int argc, char **argv)
 		usage();
 	if (opt.smoke) {
 		rtts = rtts_smoke;
-		nr_rtts = 1;
+		nr_rtts = 2;
 		streams = streams_smoke;
 		nr_streams = 2;
 	}
@@ -351,7 +411,7 @@ int main(int argc, char **argv)
 		tap_skip_all("no /dev/ftpage/control (module not loaded)");
 	txt_f = open_memstream(&txt, &txt_len);
 	json_f = open_memstream(&json, &json_len);
-	tap_plan(1 + 2 * (nr_rtts * nr_streams + (opt.smoke ? 0 : 4)));
+	tap_plan(1 + 3 * nr_rtts * nr_streams + (opt.smoke ? 0 : 2 * 4));
 	if (!tap_check(!ftp_pair_setup(), "pair topology: netns ftpa, ftpb"))
 		return tap_finish();
 	streams0 = ftp_param_get("streams");
