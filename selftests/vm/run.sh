@@ -435,14 +435,20 @@ bad_kernel_log() {
 # the bytes as they are now, RIP (just after the int3) marked <..>: a byte
 # other than cc before it means the int3 was a patch in flight. An int3 that
 # is really there (padding, or after a ret, reached by a wild jump) shows
-# cc and is ours to fail, and so is any other oops, WARNING or BUG first.
+# cc and is ours to fail, and so is any other oops, WARNING or BUG first,
+# unless its register dump shows EFLAGS no CPU can have (bits 22-63).
 INT3_RE='int3: [0-9a-f]{4} \[#'	# 6.12 says "Oops: " before it, 6.1 not
 emu_crash() {
-	local log first code
+	local log first code flags
 	log=$(tr -d '\r' <"$1" | grep -av '^# ' || true)
 	first=$(grep -aE "$BAD_RE|Kernel panic|$INT3_RE" <<<"$log" | head -n1)
 	[ -n "$first" ] || return 1
 	grep -qa 'ftpage: loading out-of-tree module' <<<"$log" || return 0
+	# the first report's flags with a reserved bit (22-63) set: no x86
+	# CPU can, TCG has been seen to (a kernel #DB with TF among them)
+	flags=$(grep -aF -A20 -m1 "$first" <<<"$log" |
+		grep -aoE -m1 'EFLAGS: [0-9a-f]+' || true)
+	[ -n "$flags" ] && (( (16#${flags#EFLAGS: } >> 22) != 0 )) && return 0
 	grep -qaE "$INT3_RE" <<<"$first" || return 1
 	code=$(grep -aEA12 -m1 "$INT3_RE" <<<"$log" |
 		grep -a -m1 ' Code: ' || true)
