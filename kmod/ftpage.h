@@ -29,6 +29,9 @@ extern unsigned int ftp_streams;
 #define FTP_BULK_CC_DEFAULT	"bbr"
 extern char ftp_bulk_cc[FTP_CC_NAME_MAX];
 extern unsigned int ftp_bulk_gain;	/* read with READ_ONCE() */
+/* RFC 4594's low-latency data class, AF21 */
+#define FTP_DEMAND_DSCP_DEFAULT	18
+extern unsigned int ftp_demand_dscp;	/* read with READ_ONCE() */
 
 /* The source waits this much longer than the lease before rolling back. */
 #define FTP_LEASE_MARGIN_MS	1000

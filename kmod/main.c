@@ -31,6 +31,7 @@ unsigned int ftp_commit_interval_ms;
 unsigned int ftp_streams = 2;
 char ftp_bulk_cc[FTP_CC_NAME_MAX] = FTP_BULK_CC_DEFAULT;
 unsigned int ftp_bulk_gain = 125;
+unsigned int ftp_demand_dscp = FTP_DEMAND_DSCP_DEFAULT;
 
 /* A range-checked unsigned int parameter that refuses bad values loudly. */
 struct ftp_uint_param {
@@ -95,6 +96,8 @@ FTP_PARAM_PERM(streams, ftp_streams, 1, 8, 0644,
 	       "TCP streams a destination runs the background push over (default 2)");
 FTP_PARAM_PERM(bulk_gain, ftp_bulk_gain, 0, 400, 0644,
 	       "bytes the push streams keep in flight together, in percent of the path's bandwidth-delay product; 0 = no bound (default 125)");
+FTP_PARAM_PERM(demand_dscp, ftp_demand_dscp, 0, 63, 0644,
+	       "DSCP of the demand channel's packets, for new connections; 0 = unmarked (default 18, AF21)");
 
 /*
  * A TCP congestion control name, or "" for the namespace's default; the

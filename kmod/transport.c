@@ -14,6 +14,7 @@
 #include <linux/pkt_sched.h>
 #include <linux/tcp.h>
 #include <linux/uio.h>
+#include <net/ip.h>
 #include <net/ipv6.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
@@ -128,13 +129,27 @@ static void ftp_sock_tune(struct socket *sock)
 }
 
 /*
- * @fs is the demand channel: faults wait on it. TC_PRIO_INTERACTIVE puts
- * its packets in the first band of a priority qdisc (pfifo_fast, prio)
- * on their host, ahead of the push.
+ * @fs is the demand channel: faults wait on it. Its packets carry DSCP
+ * demand_dscp, so that a WAN or a shaper that honours it sends them ahead
+ * of the push, whose queue at the bottleneck would otherwise be theirs
+ * too (docs/wan.txt). TC_PRIO_INTERACTIVE, set last because IP_TOS
+ * derives a priority of its own, puts them in the first band of a
+ * priority qdisc on their host.
  */
 void ftp_sock_demand(struct ftp_sock *fs)
 {
-	sock_set_priority(fs->sock->sk, TC_PRIO_INTERACTIVE);
+	struct sock *sk = fs->sock->sk;
+	int tos = READ_ONCE(ftp_demand_dscp) << 2;
+
+	if (tos) {
+		/* IPv4, and IPv4-mapped peers of an IPv6 socket */
+		ip_sock_set_tos(sk, tos);
+		if (sk->sk_family == AF_INET6 &&
+		    sock_common_setsockopt(fs->sock, SOL_IPV6, IPV6_TCLASS,
+					   KERNEL_SOCKPTR(&tos), sizeof(tos)))
+			pr_warn_ratelimited("demand channel: IPv6 traffic class not set, its packets go unmarked\n");
+	}
+	sock_set_priority(sk, TC_PRIO_INTERACTIVE);
 }
 
 /*

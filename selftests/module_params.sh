@@ -7,7 +7,7 @@
 KO=/lib/ftpage/ftpage.ko
 P=/sys/module/ftpage/parameters
 
-ktap_plan 29
+ktap_plan 32
 
 param_is() {
 	[ "$(cat "$P/$1" 2>/dev/null)" = "$2" ]
@@ -47,6 +47,10 @@ ktap_check "default bulk_gain 125" param_is bulk_gain 125
 ktap_check "bulk_gain can be changed at run time, to 0 (no bound) and 400" \
 	sh -c "echo 0 > $P/bulk_gain && [ \"\$(cat $P/bulk_gain)\" = 0 ] &&
 	       echo 400 > $P/bulk_gain && [ \"\$(cat $P/bulk_gain)\" = 400 ]"
+ktap_check "default demand_dscp 18 (AF21)" param_is demand_dscp 18
+ktap_check "demand_dscp can be changed at run time, to 0 (unmarked) and 46" \
+	sh -c "echo 0 > $P/demand_dscp && [ \"\$(cat $P/demand_dscp)\" = 0 ] &&
+	       echo 46 > $P/demand_dscp && [ \"\$(cat $P/demand_dscp)\" = 46 ]"
 ktap_check "rmmod" rmmod ftpage
 ktap_check "control node gone after rmmod" test ! -e /dev/ftpage/control
 
@@ -67,6 +71,7 @@ refused streams=0
 refused streams=9
 refused bulk_gain=401
 refused bulk_gain=-5
+refused demand_dscp=64
 refused bulk_cc=tcp/bbr "not a congestion control name"
 refused bulk_cc=a_name_far_too_long "not a congestion control name"
 
