@@ -188,6 +188,41 @@ pair_netem_clear() {
 	in_b ftp_netem "$PAIR_B_IF" del
 }
 
+# pair_shaped_link DELAY_US KBIT TOS: a link that honours a packet's DS
+# field, on the egress of both veth ends: netem delays every packet by
+# DELAY_US (root qdisc 1:), then an HTB shaper (2:, netem's child) sends at
+# KBIT kbit/s in all, the packets whose DS field is TOS (ECN bits aside:
+# ftpage's demand channel, demand_dscp << 2) in class 2:10 ahead of the
+# rest in 2:20 -- a strict priority: 2:10 is assured the whole rate, so it
+# never waits for the debt of the rest's large (GSO) packets, and 2:20
+# borrows what 2:10 leaves. One exec of the host's tc per end.
+# pair_netem_clear removes it; pair_class_bytes reads it.
+pair_shaped_link() {
+	for _m in sch_netem sch_htb cls_u32; do modprobe "$_m" 2>/dev/null || true; done
+	pair_netem_clear 2>/dev/null
+	for _s in a b; do
+		if [ "$_s" = a ]; then _dev=$PAIR_A_IF; else _dev=$PAIR_B_IF; fi
+		_q="quantum 3028"
+		printf '%s\n' \
+		    "qdisc add dev $_dev root handle 1: netem delay ${1}us limit 100000" \
+		    "qdisc add dev $_dev parent 1:1 handle 2: htb default 20" \
+		    "class add dev $_dev parent 2: classid 2:1 htb rate ${2}kbit $_q" \
+		    "class add dev $_dev parent 2:1 classid 2:10 htb rate ${2}kbit ceil ${2}kbit prio 0 $_q" \
+		    "class add dev $_dev parent 2:1 classid 2:20 htb rate 8kbit ceil ${2}kbit prio 1 $_q" \
+		    "filter add dev $_dev parent 2: protocol ip prio 1 u32 match ip dsfield $3 0xfc flowid 2:10" |
+		"in_$_s" chroot /host /usr/bin/env PATH="$HOST_PATH" tc -batch - ||
+			return 1
+	done
+}
+
+# pair_class_bytes: the bytes veth-a (the source's end) sent through
+# pair_shaped_link's classes, as "DEMAND REST" (2:10, 2:20)
+pair_class_bytes() {
+	in_a chroot /host /usr/bin/env PATH="$HOST_PATH" tc -s class show dev "$PAIR_A_IF" |
+	awk '$1 == "class" { c = $3 } $1 == "Sent" { b[c] = $2 }
+	     END { if (!("2:10" in b) || !("2:20" in b)) exit 1; print b["2:10"], b["2:20"] }'
+}
+
 # qdisc_set DEV ARGS...: root qdisc ARGS on DEV in the caller's netns (e.g.
 # `qdisc_set eth0 tbf rate 16mbit burst 32kb latency 50ms` to slow a twovm
 # link down) with the host's tc (seconds per call: not for timed faults);

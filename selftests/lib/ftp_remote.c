@@ -1042,6 +1042,27 @@ int ftp_pair_netem(const char *args)
 	return ftp_lib_sh("pair_netem %s", args) ? -1 : 0;
 }
 
+int ftp_pair_shaped_link(unsigned int delay_us, unsigned int kbit,
+			 unsigned int tos)
+{
+	return ftp_lib_sh("pair_shaped_link %u %u 0x%02x", delay_us, kbit,
+			  tos) ? -1 : 0;
+}
+
+int ftp_pair_class_bytes(uint64_t *prio, uint64_t *rest)
+{
+	char out[128];
+	unsigned long long p, r;
+
+	if (ftp_sh_out(out, sizeof(out), ". '%s/lib.sh' && pair_class_bytes",
+		       ftp_tests_dir()) ||
+	    sscanf(out, "%llu %llu", &p, &r) != 2)
+		return -1;
+	*prio = p;
+	*rest = r;
+	return 0;
+}
+
 bool ftp_pair_serve(int ctl, const char *src, const char *dst, uint64_t size,
 		    uint32_t seed, ftp_page_pred want, unsigned int port,
 		    uint32_t serve_flags, int64_t *written)

@@ -14,7 +14,7 @@
 #                (topology single, module loaded, timeout 300 s)
 #   --bench DIR  instead of the tests, run the benchmark (tools/ftpbench,
 #                topology pair, kernel 6.1 unless given, timeout
-#                $FTP_BENCH_TIMEOUT or 480 s); table, JSON, chart into DIR
+#                $FTP_BENCH_TIMEOUT or 900 s); table, JSON, chart into DIR
 #   --bench-wan DIR  the same with the WAN benchmark (tools/ftpwan: push
 #                over a long capped link, 1..8 streams); wan.txt, wan.json
 #
@@ -44,10 +44,10 @@ CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/ftpage"
 OUT="$ST/build/vm"
 BAD_RE='WARNING:|BUG:|Oops|general protection fault|blocked for more than|soft lockup|hard LOCKUP|Call Trace'
 # bump when the packed base (busybox, kernel modules) changes
-BASE_VERSION=1
+BASE_VERSION=2
 BASE_MODULES="kvm_amd virtio_net net_failover failover virtio_ring virtio
 virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci 9pnet 9pnet_virtio netfs
-fscache 9p veth sch_netem sch_tbf gcm ctr ghash_generic aesni_intel tcp_bbr
+fscache 9p veth sch_netem sch_tbf sch_htb cls_u32 gcm ctr ghash_generic aesni_intel tcp_bbr
 tcp_diag"
 
 usage() {
@@ -135,7 +135,7 @@ fi
 
 # --bench: the benchmark binary as the only test, /tests/bench in the VM
 if [ -n "$BENCH" ]; then
-	TOPO[bench]=pair TMO[bench]=${FTP_BENCH_TIMEOUT:-480} FLAGS[bench]=''
+	TOPO[bench]=pair TMO[bench]=${FTP_BENCH_TIMEOUT:-900} FLAGS[bench]=''
 	SRC[bench]="$ST/build/tools/$BENCH_TOOL"
 	SELECT=(bench)
 fi
