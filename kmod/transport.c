@@ -140,14 +140,20 @@ void ftp_sock_demand(struct ftp_sock *fs)
 {
 	struct sock *sk = fs->sock->sk;
 	int tos = READ_ONCE(ftp_demand_dscp) << 2;
+	int ret;
 
 	if (tos) {
 		/* IPv4, and IPv4-mapped peers of an IPv6 socket */
 		ip_sock_set_tos(sk, tos);
-		if (sk->sk_family == AF_INET6 &&
-		    sock_common_setsockopt(fs->sock, SOL_IPV6, IPV6_TCLASS,
-					   KERNEL_SOCKPTR(&tos), sizeof(tos)))
-			pr_warn_ratelimited("demand channel: IPv6 traffic class not set, its packets go unmarked\n");
+		if (sk->sk_family == AF_INET6) {
+			ret = sock_common_setsockopt(fs->sock, SOL_IPV6,
+						     IPV6_TCLASS,
+						     KERNEL_SOCKPTR(&tos),
+						     sizeof(tos));
+			if (ret)
+				pr_warn_ratelimited("demand channel: IPv6 traffic class not set (%d), its IPv6 packets go unmarked\n",
+						    ret);
+		}
 	}
 	sock_set_priority(sk, TC_PRIO_INTERACTIVE);
 }
