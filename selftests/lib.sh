@@ -191,15 +191,17 @@ pair_netem_clear() {
 # pair_shaped_link DELAY_US KBIT TOS: a link that honours a packet's DS
 # field, on the egress of both veth ends: netem delays every packet by
 # DELAY_US (root qdisc 1:), then an HTB shaper (2:, netem's child) sends at
-# KBIT kbit/s in all, the packets whose DS field is TOS (ECN bits aside:
-# ftpage's demand channel, demand_dscp << 2) in class 2:10 ahead of the
+# KBIT kbit/s in all, the IPv4 packets whose DS field is TOS (ECN bits
+# aside: ftpage's demand channel, demand_dscp << 2) in class 2:10 ahead of the
 # rest in 2:20 -- a strict priority: 2:10 is assured the whole rate, so it
 # never waits for the debt of the rest's large (GSO) packets, and 2:20
-# borrows what 2:10 leaves. One exec of the host's tc per end.
+# borrows what 2:10 leaves. (HTB sends a packet it has the tokens for at
+# once: unlike netem's rate, it does not hold it for its wire time.) One
+# exec of the host's tc per end.
 # pair_netem_clear removes it; pair_class_bytes reads it.
 pair_shaped_link() {
 	for _m in sch_netem sch_htb cls_u32; do modprobe "$_m" 2>/dev/null || true; done
-	pair_netem_clear 2>/dev/null
+	pair_netem_clear 2>/dev/null	# netem's change would keep the shaper
 	for _s in a b; do
 		if [ "$_s" = a ]; then _dev=$PAIR_A_IF; else _dev=$PAIR_B_IF; fi
 		_q="quantum 3028"
@@ -215,12 +217,17 @@ pair_shaped_link() {
 	done
 }
 
-# pair_class_bytes: the bytes veth-a (the source's end) sent through
-# pair_shaped_link's classes, as "DEMAND REST" (2:10, 2:20)
+# pair_class_bytes: the bytes each veth end sent through pair_shaped_link's
+# classes, as "A_PRIO A_REST B_PRIO B_REST" (2:10, 2:20; a: the source's)
 pair_class_bytes() {
-	in_a chroot /host /usr/bin/env PATH="$HOST_PATH" tc -s class show dev "$PAIR_A_IF" |
-	awk '$1 == "class" { c = $3 } $1 == "Sent" { b[c] = $2 }
-	     END { if (!("2:10" in b) || !("2:20" in b)) exit 1; print b["2:10"], b["2:20"] }'
+	for _s in a b; do
+		if [ "$_s" = a ]; then _dev=$PAIR_A_IF; else _dev=$PAIR_B_IF; fi
+		"in_$_s" chroot /host /usr/bin/env PATH="$HOST_PATH" tc -s class show dev "$_dev" |
+		awk '$1 == "class" { c = $3 } $1 == "Sent" { b[c] = $2 }
+		     END { if (!("2:10" in b) || !("2:20" in b)) exit 1
+			   printf "%s %s ", b["2:10"], b["2:20"] }' || return 1
+	done
+	echo
 }
 
 # qdisc_set DEV ARGS...: root qdisc ARGS on DEV in the caller's netns (e.g.

@@ -1049,17 +1049,18 @@ int ftp_pair_shaped_link(unsigned int delay_us, unsigned int kbit,
 			  tos) ? -1 : 0;
 }
 
-int ftp_pair_class_bytes(uint64_t *prio, uint64_t *rest)
+int ftp_pair_class_bytes(uint64_t bytes[2][2])
 {
-	char out[128];
-	unsigned long long p, r;
+	unsigned long long v[4];
+	char out[160];
+	int i;
 
 	if (ftp_sh_out(out, sizeof(out), ". '%s/lib.sh' && pair_class_bytes",
 		       ftp_tests_dir()) ||
-	    sscanf(out, "%llu %llu", &p, &r) != 2)
+	    sscanf(out, "%llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3]) != 4)
 		return -1;
-	*prio = p;
-	*rest = r;
+	for (i = 0; i < 4; i++)
+		bytes[i / 2][i % 2] = v[i];
 	return 0;
 }
 

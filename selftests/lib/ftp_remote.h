@@ -247,12 +247,13 @@ int ftp_pair_netem(const char *args);
 
 /* pair topology: lib.sh's pair_shaped_link -- a link delayed by delay_us
  * each way and shaped at kbit, packets with DS field tos first -- and the
- * bytes veth-a sent through its priority class and the rest since
+ * bytes each end sent through its priority class and the rest since:
+ * bytes[0] veth-a's, bytes[1] veth-b's, each { priority, rest }
  * (ftp_pair_netem(NULL) removes it). 0 or -1.
  */
 int ftp_pair_shaped_link(unsigned int delay_us, unsigned int kbit,
 			 unsigned int tos);
-int ftp_pair_class_bytes(uint64_t *prio, uint64_t *rest);
+int ftp_pair_class_bytes(uint64_t bytes[2][2]);
 
 /* The other one of the pair: source filled with the kg pattern (seed) on
  * the pages for which want(p) (all when NULL), frozen, served in ftpa with

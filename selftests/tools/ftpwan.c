@@ -86,7 +86,8 @@ struct wan_run {
 	uint64_t demand;
 	uint64_t budget;		/* the source's push_budget, largest seen */
 	int pushers;			/* streams that pushed; -1: unknown */
-	uint64_t prio_bytes, rest_bytes;	/* shaped: veth-a's classes */
+	/* shaped: bytes through the priority class and the rest, veth-a, -b */
+	uint64_t class_bytes[2][2];
 	bool ok;
 };
 
@@ -124,8 +125,13 @@ static bool link_set(const struct wan_run *w)
 	char args[96];
 
 	ftp_pair_netem(NULL);	/* netem's change would keep the shaper */
-	if (w->variant == SHAPED || w->variant == NO_PUSH)
-		return !ftp_pair_shaped_link(half_us, opt.kbit, demand_tos());
+	if (w->variant == SHAPED || w->variant == NO_PUSH) {
+		/* (a filter on DS field 0 would take every packet) */
+		if (!demand_tos())
+			tap_diag("demand_dscp is 0: no mark to shape by");
+		return demand_tos() &&
+		       !ftp_pair_shaped_link(half_us, opt.kbit, demand_tos());
+	}
 	snprintf(args, sizeof(args), "delay %u.%03u rate %u limit 100000",
 		 half_us / 1000, half_us % 1000, opt.kbit);
 	return !ftp_pair_netem(args);
@@ -257,20 +263,25 @@ static void check_pushers(const struct wan_run *w)
 }
 
 /*
- * Over the shaped link, the demand channel's replies went through the
- * priority class (its DS field marked, demand_dscp), and the push did
- * not: at least a page per demand fault there, and less than an eighth
- * of the region's bytes.
+ * Over the shaped link, the demand channel's packets went through the
+ * priority class (their DS field marked, demand_dscp) both ways, and the
+ * push did not: from the source at least a page per demand fault, and
+ * less than an eighth of the region's bytes; from the destination at
+ * least a message header per fault, and less than the replies.
  */
 static void check_marks(const struct wan_run *w, uint64_t size)
 {
+	const uint64_t *a = w->class_bytes[0], *b = w->class_bytes[1];
+
 	if (w->variant != SHAPED)
 		return;
-	tap_check(w->prio_bytes >= w->demand * KG_PAGE_SIZE &&
-		  w->prio_bytes < size / 8 && w->rest_bytes >= size - size / 8,
-		  "demand replies marked DSCP %u, sent first: %llu bytes for "
-		  "%llu faults; the push unmarked: %llu bytes", demand_tos() >> 2,
-		  U(w->prio_bytes), U(w->demand), U(w->rest_bytes));
+	tap_check(a[0] >= w->demand * KG_PAGE_SIZE && a[0] < size / 8 &&
+		  a[1] >= size - size / 8 && b[0] >= w->demand * 24 &&
+		  b[0] < a[0],
+		  "demand channel marked DSCP %u, sent first both ways: %llu "
+		  "bytes of replies and %llu of requests for %llu faults; the "
+		  "push unmarked: %llu bytes", demand_tos() >> 2, U(a[0]),
+		  U(b[0]), U(w->demand), U(a[1]));
 }
 
 /* The test VM's CPU time so far, all CPUs: busy and in all (ticks). */
@@ -283,12 +294,12 @@ static void cpu_ticks(uint64_t *busy, uint64_t *all)
 	*busy = *all = 0;
 	if (!f)
 		return;
-	/* user nice system idle iowait irq softirq steal */
+	/* user nice system idle iowait irq softirq steal (not busy) */
 	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
 		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8)
 		for (i = 0; i < 8; i++) {
 			*all += v[i];
-			*busy += i == 3 || i == 4 ? 0 : v[i];
+			*busy += i == 3 || i == 4 || i == 7 ? 0 : v[i];
 		}
 	fclose(f);
 }
@@ -326,9 +337,8 @@ static void one_run(struct wan_run *w, unsigned int n)
 		cpu_ticks(&busy, &all);
 		ok = ok && !ftp_status(ctl, dst, &st);
 	}
-	if (w->variant == SHAPED &&
-	    ftp_pair_class_bytes(&w->prio_bytes, &w->rest_bytes))
-		tap_diag("no class counters on veth-a");
+	if (w->variant == SHAPED && ftp_pair_class_bytes(w->class_bytes))
+		tap_diag("no class counters on the veth pair");
 	ftp_status_diag(dst, &st);
 	w->cpu = all > all0 ? (double)(busy - busy0) / (all - all0) : 0;
 	w->demand = st.demand_faults;
@@ -480,6 +490,10 @@ static void variant_run(int variant, unsigned int rtt_us)
 {
 	struct wan_run *w = &runs[nr_runs];
 
+	if (nr_runs >= sizeof(runs) / sizeof(runs[0])) {
+		tap_diag("no room for another run");
+		return;
+	}
 	w->rtt_us = rtt_us;
 	w->streams = 2;
 	w->variant = variant;
