@@ -339,7 +339,7 @@ qemu_start() {
 # Sets KILLED_<role>=1 and TIMEDOUT (empty, timeout, or grace).
 A_GRACE=60
 watch_vms() {
-	local timeout=$1 deadline spec role pid log alive target a_done=
+	local timeout=$1 deadline spec role pid log alive target a_done='' seen=''
 	shift
 	deadline=$(($(date +%s) + timeout))
 	TIMEDOUT=
@@ -366,6 +366,23 @@ watch_vms() {
 			done
 		done
 		[ -z "$alive" ] && break
+		# a VM the emulator crashed (not one killed on request) stops the
+		# others at once: the test boots again whole (boot_twovm)
+		for spec in "${@:2}"; do
+			IFS=: read -r role pid log <<<"$spec"
+			local k="KILLED_$role"
+			if [[ " $seen " == *" $role "* ]] || [ -n "${!k}" ] ||
+				kill -0 "$pid" 2>/dev/null; then
+				continue
+			fi
+			seen="$seen $role"
+			emu_crash "$log" || continue
+			msg "VM $role crashed in QEMU's making: stopping the others"
+			for s in "$@"; do
+				IFS=: read -r _ p2 _ <<<"$s"
+				kill -9 "$p2" 2>/dev/null || true
+			done
+		done
 		# once VM a is done, the others get a bounded grace period
 		if [ $# -gt 1 ] && [ -z "$a_done" ]; then
 			IFS=: read -r role pid log <<<"$1"
