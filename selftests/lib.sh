@@ -188,6 +188,11 @@ pair_netem_clear() {
 	in_b ftp_netem "$PAIR_B_IF" del
 }
 
+# pair_if a|b: the veth end of that side
+pair_if() {
+	if [ "$1" = a ]; then echo "$PAIR_A_IF"; else echo "$PAIR_B_IF"; fi
+}
+
 # pair_shaped_link DELAY_US KBIT TOS: a link that honours a packet's DS
 # field, on the egress of both veth ends: netem delays every packet by
 # DELAY_US (root qdisc 1:), then an HTB shaper (2:, netem's child) sends at
@@ -202,9 +207,9 @@ pair_netem_clear() {
 pair_shaped_link() {
 	for _m in sch_netem sch_htb cls_u32; do modprobe "$_m" 2>/dev/null || true; done
 	pair_netem_clear 2>/dev/null	# netem's change would keep the shaper
+	_q="quantum 3028"
 	for _s in a b; do
-		if [ "$_s" = a ]; then _dev=$PAIR_A_IF; else _dev=$PAIR_B_IF; fi
-		_q="quantum 3028"
+		_dev=$(pair_if "$_s")
 		printf '%s\n' \
 		    "qdisc add dev $_dev root handle 1: netem delay ${1}us limit 100000" \
 		    "qdisc add dev $_dev parent 1:1 handle 2: htb default 20" \
@@ -221,7 +226,7 @@ pair_shaped_link() {
 # classes, as "A_PRIO A_REST B_PRIO B_REST" (2:10, 2:20; a: the source's)
 pair_class_bytes() {
 	for _s in a b; do
-		if [ "$_s" = a ]; then _dev=$PAIR_A_IF; else _dev=$PAIR_B_IF; fi
+		_dev=$(pair_if "$_s")
 		"in_$_s" chroot /host /usr/bin/env PATH="$HOST_PATH" tc -s class show dev "$_dev" |
 		awk '$1 == "class" { c = $3 } $1 == "Sent" { b[c] = $2 }
 		     END { if (!("2:10" in b) || !("2:20" in b)) exit 1

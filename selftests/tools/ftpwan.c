@@ -124,7 +124,6 @@ static bool link_set(const struct wan_run *w)
 	unsigned int half_us = w->rtt_us / 2;
 	char args[96];
 
-	ftp_pair_netem(NULL);	/* netem's change would keep the shaper */
 	if (w->variant == SHAPED || w->variant == NO_PUSH) {
 		/* (a filter on DS field 0 would take every packet) */
 		if (!demand_tos())
@@ -132,6 +131,7 @@ static bool link_set(const struct wan_run *w)
 		return demand_tos() &&
 		       !ftp_pair_shaped_link(half_us, opt.kbit, demand_tos());
 	}
+	ftp_pair_netem(NULL);	/* netem's change would keep the shaper */
 	snprintf(args, sizeof(args), "delay %u.%03u rate %u limit 100000",
 		 half_us / 1000, half_us % 1000, opt.kbit);
 	return !ftp_pair_netem(args);
@@ -328,15 +328,17 @@ static void one_run(struct wan_run *w, unsigned int n)
 	ok = ok && !ftp_pair_pull_only(ctl, src, dst, PORT_BASE + n);
 	scan = ok ? ftp_scan_child(dst, size, SEED, NULL, SCAN_STEP) : -1;
 	ok = ok && (!push || !wait_complete(src, dst, PORT_BASE + n, &st, w));
+	/* with no push, the run is the reader's */
+	if (!push && scan > 0) {
+		ftp_reap_child(scan, 300000, &status, NULL);
+		scan = -1;
+	}
 	ms = ftp_now_ms() - t0;
 	cpu_ticks(&busy, &all);
 	if (scan > 0)
-		ftp_reap_child(scan, push ? 60000 : 300000, &status, NULL);
-	if (!push) {
-		ms = ftp_now_ms() - t0;
-		cpu_ticks(&busy, &all);
+		ftp_reap_child(scan, 60000, &status, NULL);
+	if (!push)
 		ok = ok && !ftp_status(ctl, dst, &st);
-	}
 	if (w->variant == SHAPED && ftp_pair_class_bytes(w->class_bytes))
 		tap_diag("no class counters on the veth pair");
 	ftp_status_diag(dst, &st);

@@ -333,6 +333,15 @@ qemu_start() {
 	QEMU_PIDS+=("$QPID")
 }
 
+# kill_vms ROLE:PID:LOG...: every one of them, at once
+kill_vms() {
+	local spec pid
+	for spec in "$@"; do
+		IFS=: read -r _ pid _ <<<"$spec"
+		kill -9 "$pid" 2>/dev/null || true
+	done
+}
+
 # watch_vms TIMEOUT ROLE:PID:LOG...: wait for the VMs to power off; kill a
 # VM on request of another (magic console line) or all on timeout.  The
 # first VM is a: after it powers off the others get A_GRACE more seconds.
@@ -378,10 +387,7 @@ watch_vms() {
 			seen="$seen $role"
 			emu_crash "$log" || continue
 			msg "VM $role crashed in QEMU's making: stopping the others"
-			for s in "$@"; do
-				IFS=: read -r _ p2 _ <<<"$s"
-				kill -9 "$p2" 2>/dev/null || true
-			done
+			kill_vms "$@"
 		done
 		# once VM a is done, the others get a bounded grace period
 		if [ $# -gt 1 ] && [ -z "$a_done" ]; then
@@ -401,10 +407,7 @@ watch_vms() {
 				TIMEDOUT=timeout
 				msg "timeout after ${timeout}s: killing QEMU"
 			fi
-			for spec in "$@"; do
-				IFS=: read -r role pid log <<<"$spec"
-				kill -9 "$pid" 2>/dev/null || true
-			done
+			kill_vms "$@"
 		fi
 		sleep 0.5
 	done
