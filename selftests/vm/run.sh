@@ -349,6 +349,7 @@ kill_vms() {
 A_GRACE=60
 watch_vms() {
 	local timeout=$1 deadline spec role pid log alive target a_done='' seen=''
+	local loaded=''
 	shift
 	deadline=$(($(date +%s) + timeout))
 	TIMEDOUT=
@@ -375,6 +376,21 @@ watch_vms() {
 			done
 		done
 		[ -z "$alive" ] && break
+		# a VM that reports a crash or lockup before ftpage was ever loaded
+		# (the emulator's doing, emu_crash) is stopped now: it boots again,
+		# rather than hang until the boot's timeout
+		for spec in "$@"; do
+			IFS=: read -r role pid log <<<"$spec"
+			[[ " $loaded " == *" $role "* ]] && continue
+			if grep -qaF "$LOADED_MSG" "$log" 2>/dev/null; then
+				loaded="$loaded $role"
+			elif grep -av '^# ' "$log" 2>/dev/null |
+				grep -qaE "$BAD_RE|Kernel panic"; then
+				loaded="$loaded $role"
+				msg "VM $role: a kernel report before ftpage was loaded: stopping it"
+				kill_vms "$spec"
+			fi
+		done
 		# a VM the emulator crashed (not one killed on request) stops the
 		# others at once: the test boots again whole (boot_twovm)
 		for spec in "${@:2}"; do
@@ -458,12 +474,13 @@ bad_kernel_log() {
 # cc and is ours to fail, and so is any other oops, WARNING or BUG first,
 # unless its register dump shows EFLAGS no CPU can have (bits 22-63).
 INT3_RE='int3: [0-9a-f]{4} \[#'	# 6.12 says "Oops: " before it, 6.1 not
+LOADED_MSG='ftpage: loading out-of-tree module'	# its first load says so
 emu_crash() {
 	local log first code flags
 	log=$(tr -d '\r' <"$1" | grep -av '^# ' || true)
 	first=$(grep -aE "$BAD_RE|Kernel panic|$INT3_RE" <<<"$log" | head -n1)
 	[ -n "$first" ] || return 1
-	grep -qa 'ftpage: loading out-of-tree module' <<<"$log" || return 0
+	grep -qaF "$LOADED_MSG" <<<"$log" || return 0
 	# the first report's flags with a reserved bit (22-63) set: no x86
 	# CPU can, TCG has been seen to (a kernel #DB with TF among them)
 	flags=$(grep -aF -A20 -m1 "$first" <<<"$log" |
